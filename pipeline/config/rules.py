@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,7 +86,7 @@ CurrencyCode = Annotated[str, AfterValidator(_currency_code)]
 NaicsSector = Annotated[str, AfterValidator(_naics_sector)]
 Keyword = Annotated[str, AfterValidator(_keyword)]
 Timezone = Annotated[str, AfterValidator(_timezone)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Days = Annotated[int, Field(ge=0, le=36600)]
 
@@ -291,6 +292,15 @@ class SegmentationConfig(_Strict):
     def rules(self) -> dict[str, Any]:
         """What decides the segments: everything but the schedule."""
         return self.model_dump(mode="json", exclude={"schedule"})
+
+    def dbt_vars(self, as_of: date, run_id: str) -> dict[str, Any]:
+        """The `--vars` of a dbt invocation for one run (see dbt_project/macros/config.sql)."""
+        return {
+            "segmentation": self.rules(),
+            "as_of_date": as_of.isoformat(),
+            "run_id": run_id,
+            "ruleset_version": ruleset_version(self),
+        }
 
 
 def _overlay(base: dict, overlay: dict) -> dict:

@@ -1,0 +1,117 @@
+{#- Typing of raw extract values (every raw column is text, as delivered).
+
+    Each staging model declares its typed columns once, as {column: type}, and uses
+    `parse_as` for the value and `unparsable_columns` for the quarantine check, so a
+    column's type is written in one place. A value that is present (not empty after
+    trimming) but does not parse is an `invalid_value`; an empty one is null.
+
+    Types: text, number, integer, date, timestamp_date (the UTC date of an ISO 8601
+    timestamp with or without offset), boolean (true/false/1/0/yes/no, any case), or
+    a list of allowed values (an enumeration, compared trimmed and case-insensitively,
+    published lower-case). -#}
+
+{% macro text_value(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+
+{% macro parse_as(column, type) -%}
+    {%- set value = text_value(column) -%}
+    {%- if type is string and type == 'text' -%}
+        {{ value }}
+    {%- elif type is string and type == 'number' -%}
+        case when regexp_full_match({{ value }}, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?')
+             then try_cast({{ value }} as double) end
+    {%- elif type is string and type == 'integer' -%}
+        case when regexp_full_match({{ value }}, '[+-]?[0-9]{1,18}([.]0*)?')
+             then try_cast(try_cast({{ value }} as double) as bigint) end
+    {%- elif type is string and type == 'date' -%}
+        case when regexp_full_match({{ value }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?')
+             then try_cast(left({{ value }}, 10) as date) end
+    {%- elif type is string and type == 'timestamp_date' -%}
+        cast(try_cast({{ value }} as timestamptz) as date)
+    {%- elif type is string and type == 'boolean' -%}
+        case when lower({{ value }}) in ('true', '1', 'yes') then true
+             when lower({{ value }}) in ('false', '0', 'no') then false end
+    {%- elif type is sequence and type is not string -%}
+        case when lower({{ value }}) in {{ sql_string_list(type) }} then lower({{ value }}) end
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("parse_as: unknown type " ~ type ~ " for column " ~ column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Comma-separated names of the columns whose present value does not parse, or null. -#}
+{% macro unparsable_columns(typed_columns) -%}
+    nullif(concat_ws(', '
+    {%- for column, type in typed_columns.items() %},
+        case when {{ text_value(column) }} is not null and ({{ parse_as(column, type) }}) is null
+             then {{ sql_string(column) }} end
+    {%- endfor %}
+    ), '')
+{%- endmacro %}
+
+
+{#- Comma-separated names of the given columns that are empty, or null. -#}
+{% macro missing_columns(columns) -%}
+    nullif(concat_ws(', '
+    {%- for column in columns %},
+        case when {{ text_value(column) }} is null then {{ sql_string(column) }} end
+    {%- endfor %}
+    ), '')
+{%- endmacro %}
+
+
+{#- Delta feeds: keep, per key, the rows of the newest file that holds the key
+    (older versions are superseded, not part of the merged state). Rows without a
+    complete key cannot be merged and are all kept (they are quarantined later). -#}
+{% macro newest_delta_rows(relation, key_columns) -%}
+    select * exclude (_newest_extract_date)
+    from (
+        select
+            *,
+            max(_extract_date) over (
+                partition by {% for key in key_columns %}{{ text_value(key) }}{{ ', ' if not loop.last }}{% endfor %}
+            ) as _newest_extract_date
+        from {{ relation }}
+    ) as versions
+    where _extract_date = _newest_extract_date
+       {%- for key in key_columns %}
+       or {{ text_value(key) }} is null
+       {%- endfor %}
+{%- endmacro %}
+
+
+{#- true when the (complete) key occurs more than once in the merged state. -#}
+{% macro is_duplicate_key(key_columns) -%}
+    (
+        {% for key in key_columns %}{{ text_value(key) }} is not null and {% endfor %}
+        count(*) over (partition by {% for key in key_columns %}{{ text_value(key) }}{{ ', ' if not loop.last }}{% endfor %}) > 1
+    )
+{%- endmacro %}
+
+
+{#- Quarantine decisions. `checks` is the entity's ordered list of
+    (reason_code, condition, detail) where detail is an expression naming the
+    columns concerned (or none). The first reason that applies is the row's reason;
+    the detail lists every reason that applies, with its columns. -#}
+{% macro first_reason(checks) -%}
+    case
+    {%- for check in checks %}
+        when {{ check[1] }} then {{ sql_string(check[0]) }}
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+
+{% macro reason_details(checks) -%}
+    nullif(concat_ws('; '
+    {%- for check in checks %},
+        case when {{ check[1] }} then
+            {%- if check[2] %} concat({{ sql_string(check[0] ~ ': ') }}, {{ check[2] }})
+            {%- else %} {{ sql_string(check[0]) }}
+            {%- endif %}
+        end
+    {%- endfor %}
+    ), '')
+{%- endmacro %}

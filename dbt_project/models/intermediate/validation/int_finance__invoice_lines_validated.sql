@@ -1,0 +1,38 @@
+{%- set checks = [
+    ('invalid_value', 'lines.invalid_columns is not null', 'lines.invalid_columns'),
+    ('unknown_invoice', 'invoice_ids.invoice_id is null', 'lines.invoice_id'),
+    ('invoice_quarantined', 'invoice_ids.is_quarantined', 'lines.invoice_id'),
+    ('missing_mandatory_field', 'lines.missing_columns is not null', 'lines.missing_columns'),
+    ('duplicate_key', 'lines.is_duplicate_key', none),
+] -%}
+
+with lines as (
+    select * from {{ ref('stg_finance__invoice_lines') }}
+),
+
+invoice_ids as (
+    select
+        invoice_id,
+        bool_and(quarantine_reason is not null) as is_quarantined,
+        max(exclusion_reason) as exclusion_reason
+    from {{ ref('int_finance__invoices_validated') }}
+    where invoice_id is not null
+    group by invoice_id
+),
+
+decided as (
+    select
+        lines.*,
+        invoice_ids.exclusion_reason as invoice_exclusion_reason,
+        {{ first_reason(checks) }} as quarantine_reason,
+        {{ reason_details(checks) }} as quarantine_detail
+    from lines
+    left join invoice_ids
+        on lines.invoice_id = invoice_ids.invoice_id
+)
+
+select
+    * exclude (invoice_exclusion_reason),
+    case when quarantine_reason is null and invoice_exclusion_reason is not null
+         then concat('invoice_', invoice_exclusion_reason) end as exclusion_reason
+from decided

@@ -1,0 +1,50 @@
+{#- Payments with their quarantine reason or exclusion. A payment belongs to its
+    invoice's account and must be in its invoice's currency. -#}
+{%- set checks = [
+    ('invalid_value', 'payments.invalid_columns is not null', 'payments.invalid_columns'),
+    ('unknown_invoice', 'invoice_ids.invoice_id is null', 'payments.invoice_id'),
+    ('invoice_quarantined', 'invoice_ids.is_quarantined', 'payments.invoice_id'),
+    ('missing_mandatory_field', 'payments.missing_columns is not null', 'payments.missing_columns'),
+    ('duplicate_key', 'payments.is_duplicate_key', none),
+    ('payment_currency_mismatch', 'payments.currency <> invoice_ids.currency',
+        "concat(payments.currency, ' vs invoice ', invoice_ids.currency)"),
+] -%}
+
+with payments as (
+    select * from {{ ref('stg_finance__payments') }}
+),
+
+invoice_ids as (
+    select
+        invoice_id,
+        bool_and(quarantine_reason is not null) as is_quarantined,
+        max(exclusion_reason) as exclusion_reason,
+        max(currency) as currency,
+        max(invoice_type) as invoice_type
+    from {{ ref('int_finance__invoices_validated') }}
+    where invoice_id is not null
+    group by invoice_id
+),
+
+decided as (
+    select
+        payments.*,
+        invoice_ids.exclusion_reason as invoice_exclusion_reason,
+        invoice_ids.invoice_type,
+        {{ first_reason(checks) }} as quarantine_reason,
+        {{ reason_details(checks) }} as quarantine_detail
+    from payments
+    left join invoice_ids
+        on payments.invoice_id = invoice_ids.invoice_id
+)
+
+select
+    * exclude (invoice_exclusion_reason, invoice_type),
+    case
+        when quarantine_reason is not null then null
+        when invoice_exclusion_reason is not null then concat('invoice_', invoice_exclusion_reason)
+        when payment_date > {{ as_of_date() }} then 'dated_after_as_of'
+        -- credit notes are never open items and settle nothing
+        when invoice_type = 'credit_note' then 'paid_on_credit_note'
+    end as exclusion_reason
+from decided
