@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'segmented_accounts'}}}) }}
 -- Every row of the accounts snapshot is published, counted as closed, or quarantined.
 with snapshot as (
     select count(*) as snapshot_rows from {{ ref('stg_crm__accounts') }}

@@ -1,0 +1,32 @@
+"""The one DbtProject of the code location, in its own module so that importing it
+is cheap and the manifest can be prepared before the definitions load."""
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+segmentation_dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+)
+
+# Under `dagster dev` the manifest is (re)built on load; elsewhere it is prepared by
+# `segmentation prepare` / `dagster-dbt project prepare-and-package` or on first run.
+segmentation_dbt_project.prepare_if_dev()
+
+
+def _newest_project_file_mtime() -> float:
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        files.extend(path for path in (DBT_PROJECT_DIR / folder).rglob("*") if path.is_file())
+    return max(path.stat().st_mtime for path in files if path.exists())
+
+
+def ensure_manifest() -> Path:
+    """Build the manifest when it is missing (fresh clone) or older than a project file."""
+    manifest = segmentation_dbt_project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file_mtime():
+        segmentation_dbt_project.preparer.prepare(segmentation_dbt_project)
+    return manifest

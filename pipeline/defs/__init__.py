@@ -1,0 +1,1 @@
+"""Dagster definitions, one module per area; pipeline/definitions.py merges them."""

@@ -1,0 +1,89 @@
+"""One Dagster asset per extract entity (and the overrides, and the ISO country
+reference): each loads its landing files into the raw schema of the run's working
+database. Asset keys are taken from the dbt sources that read the raw tables, so the
+lineage runs from each extract through every model to the published tables."""
+
+
+import json
+
+import dagster as dg
+import duckdb
+import pycountry
+from dagster_dbt import get_asset_keys_by_output_name_for_source
+
+from pipeline.config import EntitySpec, load_entity_specs
+from pipeline.defs.resources import RunSettings
+from pipeline.defs.transform import segmentation_dbt_models
+from pipeline.ingest import LandingError, discover, load_entity
+from pipeline.work_db import connect_work_db
+
+
+def _source_asset_key(source: str, table: str) -> dg.AssetKey:
+    keys = get_asset_keys_by_output_name_for_source([segmentation_dbt_models], source)
+    for output_name, key in keys.items():
+        if key.path[-1] == table or output_name.endswith(table):
+            return key
+    raise KeyError(f"dbt source {source}.{table} not found: declare it in dbt_project/models/staging/")
+
+
+def _record_loaded_files(conn, run_id: str, spec: EntitySpec, result) -> None:
+    """Which files (and hashes) this run read: the publication record lists them."""
+    conn.execute("create schema if not exists audit")
+    conn.execute("create table if not exists audit.loaded_files (run_id varchar, entity varchar, file varchar)")
+    conn.execute("delete from audit.loaded_files where run_id = ? and entity = ?", [run_id, spec.name])
+    for file in result.files:
+        conn.execute(
+            "insert into audit.loaded_files values (?, ?, ?)", [run_id, spec.name, json.dumps(file.as_dict())]
+        )
+
+
+def _build_entity_asset(spec: EntitySpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=_source_asset_key(spec.source, spec.entity),
+        name=None,
+        group_name="landing",
+        kinds={"duckdb", "csv", "parquet"} if spec.load_mode != "file" else {"duckdb", "csv"},
+        description=(
+            f"Loads `{spec.source}/{spec.entity}` ({spec.load_mode}, key {', '.join(spec.key) or 'none'}) "
+            f"from the landing folder into raw.{spec.name} of the working database."
+        ),
+        metadata={"load_mode": spec.load_mode, "key": ", ".join(spec.key)},
+    )
+    def _ingest(context: dg.AssetExecutionContext, run_settings: RunSettings) -> dg.MaterializeResult:
+        paths = run_settings.paths()
+        as_of = run_settings.as_of_date()
+        try:
+            selection = discover(paths.landing_dir, as_of, spec, overrides_file=paths.overrides_file)
+            with connect_work_db(paths.work_db) as conn:
+                result = load_entity(conn, spec, selection)
+                _record_loaded_files(conn, context.run_id, spec, result)
+        except LandingError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        for warning in result.warnings:
+            context.log.warning(str(warning))
+        context.log.info(f"{spec.source}/{spec.entity}: {result.rows} rows from {len(result.files)} file(s)")
+        return dg.MaterializeResult(metadata=result.as_metadata())
+
+    _ingest.__name__ = f"ingest_{spec.name}"
+    return _ingest
+
+
+entity_assets = [_build_entity_asset(spec) for spec in load_entity_specs()]
+
+
+@dg.asset(
+    key=_source_asset_key("reference", "iso_countries"),
+    group_name="landing",
+    kinds={"duckdb", "python"},
+    description="Officially assigned ISO 3166-1 alpha-2 codes, from the maintained pycountry package.",
+)
+def iso_countries(run_settings: RunSettings) -> dg.MaterializeResult:
+    codes = sorted(country.alpha_2 for country in pycountry.countries)
+    with connect_work_db(run_settings.paths().work_db) as conn:
+        conn.execute("create schema if not exists raw")
+        conn.execute("create or replace table raw.reference__iso_countries (country_code varchar)")
+        conn.executemany("insert into raw.reference__iso_countries values (?)", [[code] for code in codes])
+    return dg.MaterializeResult(metadata={"rows": len(codes), "pycountry": pycountry.__name__})
+
+
+ingestion_assets = [*entity_assets, iso_countries]

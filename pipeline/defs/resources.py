@@ -1,0 +1,29 @@
+"""The run's parameters as a Dagster resource, configured when a run is launched
+(command line, schedule or launchpad); empty fields fall back to the environment
+variables and defaults of pipeline.settings."""
+
+
+from datetime import date
+
+import dagster as dg
+
+from pipeline.config import SegmentationConfig, load_config
+from pipeline.settings import RunPaths, resolve_as_of
+
+
+class RunSettings(dg.ConfigurableResource):
+    landing_dir: str | None = None
+    warehouse: str | None = None
+    as_of: str | None = None
+    config_file: str | None = None
+    overrides_file: str | None = None
+    allow_row_drop: bool = False
+
+    def paths(self) -> RunPaths:
+        return RunPaths.resolve(self.landing_dir, self.warehouse, self.config_file, self.overrides_file)
+
+    def config(self) -> SegmentationConfig:
+        return load_config(self.paths().config_file)
+
+    def as_of_date(self) -> date:
+        return resolve_as_of(self.as_of, self.config().general.timezone)

@@ -1,0 +1,128 @@
+"""Run the nightly job in this process, as the command line and the tests do, and
+describe the outcome (what was published, quarantined, excluded, what failed)."""
+
+import contextlib
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from pipeline.defs.jobs import NIGHTLY_JOB_NAME, run_config_for
+from pipeline.progress import RunReport, progress_logger_def
+from pipeline.settings import RunPaths
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    as_of: date
+    paths: RunPaths
+    published: bool
+    report: RunReport
+    published_rows: int | None = None
+    quarantined: Counter = field(default_factory=Counter)
+    excluded: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        lines = []
+        if self.published:
+            lines.append(
+                f"PUBLISHED {self.published_rows} accounts as of {self.as_of} to {self.paths.warehouse} (run {self.run_id})"
+            )
+        else:
+            lines.append(
+                f"NOT PUBLISHED (run {self.run_id}): the previous publication in {self.paths.warehouse} stays as it was"
+            )
+        if self.quarantined:
+            detail = ", ".join(f"{reason} {count}" for reason, count in sorted(self.quarantined.items()))
+            lines.append(f"quarantined rows: {sum(self.quarantined.values())} ({detail})")
+        else:
+            lines.append("quarantined rows: 0")
+        if self.excluded:
+            detail = ", ".join(f"{reason} {count}" for reason, count in sorted(self.excluded.items()))
+            lines.append(f"excluded rows: {sum(self.excluded.values())} ({detail})")
+        failed = len(self.report.failed_checks)
+        lines.append(f"checks: {self.report.passed_checks} passed, {failed} failed")
+        for name, description in self.report.failed_checks:
+            lines.append(f"  failed check {name}: {description}")
+        for step, message in self.report.failed_steps:
+            lines.append(f"  failed step {step}: {message}")
+        if self.report.warnings:
+            lines.append(f"warnings: {len(self.report.warnings)}")
+            lines.extend(f"  {warning}" for warning in self.report.warnings)
+        return "\n".join(lines)
+
+
+def _instance() -> dg.DagsterInstance:
+    # A persistent instance when DAGSTER_HOME is set (runs then show in the UI).
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _ledger(paths: RunPaths, run_id: str) -> tuple[Counter, Counter, bool]:
+    """Quarantine and exclusion counts of this run's build, if the build got that far."""
+    quarantined, excluded = Counter(), Counter()
+    if not paths.work_db.exists():
+        return quarantined, excluded, False
+    from pipeline.defs.publication import model_relation
+
+    try:
+        conn = duckdb.connect(str(paths.work_db), read_only=True)
+    except duckdb.Error:
+        return quarantined, excluded, False
+    try:
+        built_by_run = conn.execute(
+            f"select count(*) > 0 from {model_relation('quarantine')} where run_id = ?", [run_id]
+        ).fetchone()[0] or conn.execute(
+            f"select count(*) > 0 from {model_relation('segmented_accounts')} where run_id = ?", [run_id]
+        ).fetchone()[0]
+        if not built_by_run:
+            return quarantined, excluded, False
+        for outcome, reason, rows in conn.execute(
+            f"select outcome, reason, sum(row_count) from {model_relation('input_row_outcomes')} "
+            "where outcome <> 'used' group by outcome, reason"
+        ).fetchall():
+            (quarantined if outcome == "quarantined" else excluded)[reason] += int(rows)
+        return quarantined, excluded, True
+    except duckdb.Error:
+        return quarantined, excluded, False
+    finally:
+        conn.close()
+
+
+def run_nightly_job(paths: RunPaths, as_of: date, allow_row_drop: bool = False) -> RunOutcome:
+    from pipeline.definitions import defs
+
+    report = RunReport()
+    job = defs.resolve_job_def(NIGHTLY_JOB_NAME).with_logger_defs({"progress": progress_logger_def(report)})
+    run_config = run_config_for(
+        as_of.isoformat(),
+        landing_dir=str(paths.landing_dir),
+        warehouse=str(paths.warehouse),
+        config_file=str(paths.config_file) if paths.config_file else None,
+        overrides_file=str(paths.overrides_file),
+        allow_row_drop=allow_row_drop,
+    )
+    run_config["loggers"] = {"progress": {}}
+    # dagster-dbt re-emits dbt's log lines on stdout: keep stdout for the summary.
+    with _instance() as instance, contextlib.redirect_stdout(sys.stderr):
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    published = result.success and any(
+        event.event_type_value == "ASSET_MATERIALIZATION"
+        and event.asset_key == dg.AssetKey(["analytics", "segmented_accounts"])
+        for event in result.all_events
+    )
+    quarantined, excluded, built = _ledger(paths, result.run_id)
+    outcome = RunOutcome(result.run_id, as_of, paths, published, report, quarantined=quarantined, excluded=excluded)
+    if published:
+        conn = duckdb.connect(str(paths.warehouse), read_only=True)
+        try:
+            outcome.published_rows = conn.execute(
+                "select rows_published from analytics.publications where run_id = ?", [result.run_id]
+            ).fetchone()[0]
+        finally:
+            conn.close()
+    return outcome
