@@ -1,0 +1,365 @@
+"""Load the selected files of one entity into its raw table, `raw.<source>__<entity>`.
+
+The raw table holds every row of every selected file, values as delivered (all
+VARCHAR, not trimmed): typing, de-duplication and validation happen in dbt staging.
+Layout: the contract columns of the entity in contract order, then `_file_name`
+(landing-relative path), `_extract_date` (DATE, null for the overrides file) and
+`_row_number` (1-based data row number within its file, the header not counted).
+
+Rows are read by DuckDB's own CSV and Parquet readers, one INSERT ... SELECT per file
+inside one transaction: a file that fails leaves the previous raw table untouched.
+Nothing from a file (path, header text) is pasted into SQL: paths and values are
+bound parameters, CSV columns are addressed by generated positional names, and the
+only file-derived identifiers (Parquet columns matched to a contract column) are
+quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from pipeline.config.sources import EntitySpec
+from pipeline.ingest.discovery import EntitySelection
+from pipeline.ingest.errors import LandingError, LandingWarning
+from pipeline.ingest.files import FileInspection, duckdb_path, inspect_file, parquet_problem
+
+RAW_SCHEMA = "raw"
+META_COLUMNS = ("_file_name", "_extract_date", "_row_number")
+
+# The CSV dialect of the data contract, spelled out: nothing is sniffed. In DuckDB 2.0
+# `new_line` must stay unset (auto): an explicit new_line='\r\n' or '\n' that does not
+# match the file silently returns zero rows.
+CSV_OPTIONS = (
+    "header = true, all_varchar = true, auto_detect = false, delim = ',', quote = '\"', "
+    "escape = '\"', encoding = 'utf-8', strict_mode = true, null_padding = false, "
+    "ignore_errors = false, allow_quoted_nulls = true, nullstr = '', skip = 0, "
+    "compression = 'none', parallel = true"
+)
+PARQUET_OPTIONS = "binary_as_string = true, file_row_number = true"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_table_name(spec: EntitySpec) -> str:
+    """The raw table, quoted for SQL: raw."crm__accounts"."""
+    return f"{quote_ident(RAW_SCHEMA)}.{quote_ident(spec.name)}"
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    relative_path: str
+    extract_date: date | None
+    format: str
+    rows: int
+    sha256: str
+    size_bytes: int
+    drift_columns: tuple[str, ...]
+    missing_columns: tuple[str, ...]  # optional contract columns absent from the file: null
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.relative_path,
+            "extract_date": self.extract_date.isoformat() if self.extract_date else None,
+            "format": self.format,
+            "rows": self.rows,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "drift_columns": list(self.drift_columns),
+            "missing_columns": list(self.missing_columns),
+        }
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    spec: EntitySpec
+    table: str  # unquoted, e.g. raw.finance__invoices
+    as_of: date
+    files: tuple[FileLoad, ...]
+    warnings: tuple[LandingWarning, ...]
+    notes: tuple[LandingWarning, ...]  # severity info (extracts after the as-of date)
+    ignored_later_files: tuple[str, ...]
+    superseded_files: tuple[str, ...]  # snapshot: older extracts not read
+    max_age_days: int | None
+
+    @property
+    def entity(self) -> str:
+        return f"{self.spec.source}/{self.spec.entity}"
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def newest_extract_date(self) -> date | None:
+        dates = [f.extract_date for f in self.files if f.extract_date is not None]
+        return max(dates) if dates else None
+
+    @property
+    def extract_age_days(self) -> int | None:
+        newest = self.newest_extract_date
+        return None if newest is None else (self.as_of - newest).days
+
+    @property
+    def is_stale(self) -> bool:
+        return any(w.kind == "stale_extract" for w in self.warnings)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain JSON-able values, e.g. for Dagster asset metadata."""
+        newest = self.newest_extract_date
+        return {
+            "entity": self.entity,
+            "table": self.table,
+            "load_mode": self.spec.load_mode,
+            "as_of": self.as_of.isoformat(),
+            "rows": self.rows,
+            "file_count": len(self.files),
+            "newest_extract_date": newest.isoformat() if newest else None,
+            "extract_age_days": self.extract_age_days,
+            "max_age_days": self.max_age_days,
+            "stale": self.is_stale,
+            "files": [f.as_dict() for f in self.files],
+            "drift_columns": sorted({c for f in self.files for c in f.drift_columns}),
+            "warning_count": len(self.warnings),
+            "warnings": [w.message for w in self.warnings],
+            "warning_details": [w.as_dict() for w in self.warnings],
+            "ignored_later_files": list(self.ignored_later_files),
+            "superseded_files": list(self.superseded_files),
+        }
+
+
+# --- SQL -----------------------------------------------------------------------------
+
+def _create_table_sql(spec: EntitySpec) -> str:
+    columns = [f"{quote_ident(c)} VARCHAR" for c in spec.columns]
+    columns += ["_file_name VARCHAR", "_extract_date DATE", "_row_number BIGINT"]
+    return f"CREATE OR REPLACE TABLE {raw_table_name(spec)} ({', '.join(columns)})"
+
+
+def _insert_prefix(spec: EntitySpec) -> str:
+    names = ", ".join(quote_ident(c) for c in (*spec.columns, *META_COLUMNS))
+    return f"INSERT INTO {raw_table_name(spec)} ({names})"
+
+
+def _csv_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+    positional = [f"c{i:05d}" for i in range(len(insp.header))]
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in positional) + "}"
+    exprs = [positional[insp.mapping[c]] if c in insp.mapping else "CAST(NULL AS VARCHAR)" for c in spec.columns]
+    return (
+        f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
+        "CAST($extract_date AS DATE), CAST(row_number() OVER () AS BIGINT) "
+        f"FROM read_csv($path, {CSV_OPTIONS}, columns = {columns})"
+    )
+
+
+def _parquet_value_sql(column: str, duckdb_type: str) -> str:
+    """A Parquet column as text, in the form a CSV extract would carry it."""
+    col = quote_ident(column)
+    t = duckdb_type.upper()
+    if t == "VARCHAR":
+        return col
+    if t in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        return f"replace(CAST(timezone('UTC', {col}) AS VARCHAR), ' ', 'T') || '+00:00'"
+    if t.startswith("TIMESTAMP"):  # TIMESTAMP, TIMESTAMP_S/_MS/_NS
+        return f"replace(CAST({col} AS VARCHAR), ' ', 'T')"
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return _float_text_sql(col)
+    return f"CAST({col} AS VARCHAR)"  # DATE -> YYYY-MM-DD, BOOLEAN -> true/false, DECIMAL, integers
+
+
+def _float_text_sql(col: str) -> str:
+    """DuckDB's shortest round-trip text of a float, with any exponent written out.
+
+    `CAST(1e-05 AS VARCHAR)` is '1e-05'; this gives '0.00001' (and '1e+16' gives
+    '10000000000000000'), moving the decimal point in the text itself: a detour
+    through DECIMAL is not exact (1e16 -> DECIMAL(38,18) gives 9999999999999999.455...).
+    Exponents beyond +-38 keep the exponent form.
+    """
+    s = f"CAST({col} AS VARCHAR)"
+    exponent = f"TRY_CAST(split_part({s}, 'e', 2) AS INTEGER)"
+    mantissa = f"ltrim(split_part({s}, 'e', 1), '-')"
+    digits = f"replace({mantissa}, '.', '')"
+    point = f"CAST(length(split_part({mantissa}, '.', 1)) + {exponent} AS INTEGER)"  # digits before the point
+    sign = f"CASE WHEN starts_with({s}, '-') THEN '-' ELSE '' END"
+    return (
+        f"CASE WHEN NOT contains({s}, 'e') OR abs({exponent}) > 38 THEN {s} "
+        f"ELSE {sign} || CASE WHEN {point} <= 0 THEN '0.' || repeat('0', -{point}) || {digits} "
+        f"WHEN {point} >= length({digits}) THEN rpad({digits}, {point}, '0') "
+        f"ELSE left({digits}, {point}) || '.' || substr({digits}, {point} + 1) END END"
+    )
+
+
+def _parquet_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+    exprs = []
+    for c in spec.columns:
+        if c in insp.mapping:
+            position = insp.mapping[c]
+            exprs.append(_parquet_value_sql(insp.duckdb_names[position], insp.duckdb_types[position]))
+        else:
+            exprs.append("CAST(NULL AS VARCHAR)")
+    if any(name.lower() == "file_row_number" for name in insp.duckdb_names):
+        # a data column shadows the reader's row number: number rows in scan order instead
+        options, row_number = "binary_as_string = true", "row_number() OVER ()"
+    else:
+        options, row_number = PARQUET_OPTIONS, "file_row_number + 1"
+    return (
+        f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
+        f"CAST($extract_date AS DATE), CAST({row_number} AS BIGINT) FROM read_parquet($path, {options})"
+    )
+
+
+# --- errors from DuckDB's CSV reader ---------------------------------------------------
+
+_CSV_FIX = (
+    "fix the file and deliver it again (expected: UTF-8, a header row, comma-separated fields, any field "
+    'containing a comma, quote or line break enclosed in double quotes, a quote inside such a field doubled "")'
+)
+
+
+def _csv_problem(insp: FileInspection, exc: duckdb.Error) -> LandingError:
+    """A readable LandingError from a DuckDB CSV error; row contents are not repeated."""
+    text = str(exc)
+    rel = insp.file.relative_path
+    match = re.search(r"CSV Error on Line: (\d+)", text)
+    line = int(match[1]) if match else None
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if columns:
+        problem = (
+            f"a row has {columns[2]} fields where the header has {columns[1]} "
+            "(an unquoted comma inside a value, or a missing field?)"
+        )
+    elif "unterminated quote" in text:
+        problem = "a quoted field is not closed, or text follows its closing quote"
+    elif "Invalid unicode" in text:
+        problem = "not valid UTF-8"
+    elif "state machine reached an invalid state" in text:
+        problem = "the file is not RFC 4180 CSV in the expected dialect"
+        if insp.mixed_line_endings:
+            problem += " (it mixes CRLF and LF line endings: use one kind throughout)"
+    elif re.search(r"maximum line size", text, re.IGNORECASE):
+        problem = "a row is longer than the reader's maximum line size (an unclosed quote?)"
+    else:
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        problem = re.sub(r"^[A-Za-z ]*Error: ", "", first)[:300]
+    where = f" at line {line}" if line else ""
+    return LandingError(f"{rel}: cannot be read as CSV{where}: {problem}; {_CSV_FIX}", file=rel, line=line)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+def _load_file(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, insp: FileInspection) -> int:
+    file = insp.file
+    params = {
+        "path": duckdb_path(file.path),
+        "file_name": file.relative_path,
+        "extract_date": file.extract_date,
+    }
+    sql = _parquet_insert_sql(spec, insp) if file.format == "parquet" else _csv_insert_sql(spec, insp)
+    try:
+        row = conn.execute(sql, params).fetchone()
+    except duckdb.Error as exc:
+        if file.format == "parquet":
+            raise parquet_problem(file, exc) from None
+        raise _csv_problem(insp, exc) from None
+    rows = int(row[0]) if row else 0
+    if file.format == "csv" and rows == 0 and insp.has_data:
+        # a guard against a reader silently returning nothing for a file with content
+        raise LandingError(
+            f"{file.relative_path}: the file has content after its header but no row could be read; "
+            f"check its line endings and quoting; {_CSV_FIX}",
+            file=file.relative_path,
+        )
+    return rows
+
+
+def _drift_warnings(spec: EntitySpec, loads: list[FileLoad]) -> list[LandingWarning]:
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for load in loads:
+        if load.drift_columns:
+            groups[load.drift_columns].append(load.relative_path)
+    warnings = []
+    for columns, paths in groups.items():
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        warnings.append(
+            LandingWarning(
+                "schema_drift",
+                f"{spec.source}/{spec.entity}: schema drift: unknown column(s) "
+                f"{', '.join(repr(c) for c in columns)} ignored in {shown}",
+                tuple(paths),
+                columns,
+            )
+        )
+    return warnings
+
+
+def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: EntitySelection) -> LoadResult:
+    """(Re)build `raw.<spec.name>` from the selected files, atomically.
+
+    Raises LandingError for a file that cannot be accepted; the previous raw table is
+    then left as it was. Runs in its own transaction (or in the caller's, if one is
+    open). Do not share `conn` between threads: give each load its own cursor.
+    """
+    if selection.spec.name != spec.name:
+        raise ValueError(f"selection is for {selection.spec.name}, not {spec.name}")
+
+    # every file is checked (bytes, encoding, header) before anything is written
+    inspections = [inspect_file(conn, spec, f) for f in selection.files]
+
+    restore_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is False
+    if restore_order:  # row_number() OVER () follows the file order only with this on
+        conn.execute("SET preserve_insertion_order = true")
+    try:
+        try:
+            conn.execute("BEGIN TRANSACTION")
+            own_transaction = True
+        except duckdb.TransactionException:
+            own_transaction = False
+        try:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
+            conn.execute(_create_table_sql(spec))
+            loads = []
+            for insp in inspections:
+                rows = _load_file(conn, spec, insp)
+                loads.append(
+                    FileLoad(
+                        relative_path=insp.file.relative_path,
+                        extract_date=insp.file.extract_date,
+                        format=insp.file.format,
+                        rows=rows,
+                        sha256=insp.sha256,
+                        size_bytes=insp.size_bytes,
+                        drift_columns=insp.drift_columns,
+                        missing_columns=insp.missing_columns,
+                    )
+                )
+            if own_transaction:
+                conn.execute("COMMIT")
+        except BaseException:
+            if own_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except duckdb.Error:  # pragma: no cover - the transaction may already be aborted
+                    pass
+            raise
+    finally:
+        if restore_order:
+            conn.execute("SET preserve_insertion_order = false")
+
+    return LoadResult(
+        spec=spec,
+        table=f"{RAW_SCHEMA}.{spec.name}",
+        as_of=selection.as_of,
+        files=tuple(loads),
+        warnings=tuple(selection.warnings) + tuple(_drift_warnings(spec, loads)),
+        notes=tuple(selection.notes),
+        ignored_later_files=tuple(f.relative_path for f in selection.future_files),
+        superseded_files=tuple(f.relative_path for f in selection.superseded_files),
+        max_age_days=spec.max_age_days,
+    )
