@@ -45,7 +45,10 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     dbt_vars = config.dbt_vars(run_settings.as_of_date(), context.run_id)
     # The profile reads the working database path from the environment (no path in the repo).
     os.environ["SEGMENTATION_WORK_DB"] = str(paths.work_db)
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    # Unit tests pin the default rules; they run in the test suite, not against a
+    # business configuration at night.
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+    yield from dbt.cli(args, context=context).stream()
 
 
 dbt_resource = DbtCliResource(project_dir=segmentation_dbt_project)
