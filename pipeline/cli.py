@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline.config import ConfigError, load_config
-from pipeline.settings import RunPaths, parse_as_of, resolve_as_of
+from pipeline.settings import ENV_OVERRIDES, RunPaths, parse_as_of, resolve_as_of
 
 EXIT_PUBLISHED = 0
 EXIT_NOT_PUBLISHED = 1
@@ -86,7 +86,10 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"segmentation run as of {as_of} | landing {paths.landing_dir} | warehouse {paths.warehouse}", file=sys.stderr)
     from pipeline.runner import run_nightly_job
 
-    outcome = run_nightly_job(paths, as_of, allow_row_drop=args.allow_row_drop)
+    outcome = run_nightly_job(
+        paths, as_of, allow_row_drop=args.allow_row_drop,
+        overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)),
+    )
     print(outcome.summary())
     return EXIT_PUBLISHED if outcome.published else EXIT_NOT_PUBLISHED
 

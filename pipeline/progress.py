@@ -15,6 +15,7 @@ class RunReport:
     failed_steps: list[tuple[str, str]] = field(default_factory=list)
     failed_checks: list[tuple[str, str]] = field(default_factory=list)
     passed_checks: int = 0
+    warning_checks: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -64,6 +65,8 @@ class _ProgressHandler(logging.Handler):
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             if evaluation.passed:
                 self.report.passed_checks += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                self.report.warning_checks.append((name, evaluation.description or ""))
             else:
                 description = evaluation.description or ""
                 self.report.failed_checks.append((name, description))

@@ -46,7 +46,10 @@ class RunOutcome:
             detail = ", ".join(f"{reason} {count}" for reason, count in sorted(self.excluded.items()))
             lines.append(f"excluded rows: {sum(self.excluded.values())} ({detail})")
         failed = len(self.report.failed_checks)
-        lines.append(f"checks: {self.report.passed_checks} passed, {failed} failed")
+        lines.append(
+            f"checks: {self.report.passed_checks} passed, {failed} failed, "
+            f"{len(self.report.warning_checks)} warning(s)"
+        )
         for name, description in self.report.failed_checks:
             lines.append(f"  failed check {name}: {description}")
         for step, message in self.report.failed_steps:
@@ -93,7 +96,9 @@ def _ledger(paths: RunPaths, run_id: str) -> tuple[Counter, Counter, bool]:
         conn.close()
 
 
-def run_nightly_job(paths: RunPaths, as_of: date, allow_row_drop: bool = False) -> RunOutcome:
+def run_nightly_job(
+    paths: RunPaths, as_of: date, allow_row_drop: bool = False, overrides_named: bool = False
+) -> RunOutcome:
     from pipeline.definitions import defs
 
     report = RunReport()
@@ -103,7 +108,7 @@ def run_nightly_job(paths: RunPaths, as_of: date, allow_row_drop: bool = False) 
         landing_dir=str(paths.landing_dir),
         warehouse=str(paths.warehouse),
         config_file=str(paths.config_file) if paths.config_file else None,
-        overrides_file=str(paths.overrides_file),
+        overrides_file=str(paths.overrides_file) if overrides_named else None,
         allow_row_drop=allow_row_drop,
     )
     run_config["loggers"] = {"progress": {}}

@@ -52,6 +52,12 @@ def _build_entity_asset(spec: EntitySpec) -> dg.AssetsDefinition:
     def _ingest(context: dg.AssetExecutionContext, run_settings: RunSettings) -> dg.MaterializeResult:
         paths = run_settings.paths()
         as_of = run_settings.as_of_date()
+        if spec.load_mode == "file" and run_settings.overrides_named() and not paths.overrides_file.is_file():
+            raise dg.Failure(
+                description=f"the overrides file {paths.overrides_file} named by --overrides / "
+                "SEGMENTATION_OVERRIDES does not exist; fix the path or leave it out",
+                allow_retries=False,
+            )
         try:
             selection = discover(paths.landing_dir, as_of, spec, overrides_file=paths.overrides_file)
             with connect_work_db(paths.work_db) as conn:

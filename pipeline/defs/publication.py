@@ -34,6 +34,7 @@ PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL)
 SUITE_CHECK = "segmented_accounts_suite"
 QUARANTINE_SHARE_CHECK = "quarantine_share"
 ROW_COUNT_DROP_CHECK = "row_count_drop"
+TO_BE_DEFINED_CHECK = "to_be_defined_share"
 
 
 def model_key(model: str) -> dg.AssetKey:
@@ -76,6 +77,24 @@ def _quarantine_share(run_settings: RunSettings, max_share: float) -> CheckOutco
     )
 
 
+def _to_be_defined_share(run_settings: RunSettings) -> CheckOutcome:
+    """Warning of the rules document: a dimension with more than the configured share
+    of to_be_defined is worth a look (the data may need fixing at the source)."""
+    config = run_settings.config()
+    limit = config.gate.to_be_defined_warning_share
+    dimensions = list(config.declared_segments())
+    shares = ", ".join(f"avg(({name} = 'to_be_defined')::int) as {name}" for name in dimensions)
+    with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
+        row = conn.execute(f"select {shares} from {model_relation(ACCOUNTS_MODEL)}").fetchone()
+    over = {name: round(share, 4) for name, share in zip(dimensions, row) if share is not None and share > limit}
+    if not over:
+        return CheckOutcome(TO_BE_DEFINED_CHECK, True, f"no dimension has more than {limit:.0%} to_be_defined")
+    listed = ", ".join(f"{name} {share:.1%}" for name, share in over.items())
+    return CheckOutcome(
+        TO_BE_DEFINED_CHECK, False, f"to_be_defined above {limit:.0%}: {listed}", examples=[over]
+    )
+
+
 def _published_rows(run_settings: RunSettings) -> int:
     with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
         return conn.execute(f"select count(*) from {model_relation(ACCOUNTS_MODEL)}").fetchone()[0]
@@ -94,6 +113,10 @@ def _published_rows(run_settings: RunSettings) -> int:
         dg.AssetCheckSpec(
             ROW_COUNT_DROP_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=True,
             description="The published row count fell at most gate.max_row_count_drop against the last publication (--allow-row-drop lifts it for one run).",
+        ),
+        dg.AssetCheckSpec(
+            TO_BE_DEFINED_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=False,
+            description="Warning: a dimension whose to_be_defined share exceeds gate.to_be_defined_warning_share.",
         ),
     ],
     name="publish_gate",
@@ -125,14 +148,19 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
     ]
     passed = all(outcome.passed for outcome in outcomes)
     record_audit(paths.work_db, context.run.run_id, passed, outcomes)
+    warnings = [_to_be_defined_share(run_settings)]
     for outcome in outcomes:
         if not outcome.passed:
             context.log.error(f"publish gate: {outcome.name} failed: {outcome.message}")
+    for outcome in warnings:
+        if not outcome.passed:
+            context.log.warning(f"warning: {outcome.message}")
+    for outcome in outcomes + warnings:
         yield dg.AssetCheckResult(
             check_name=outcome.name,
             asset_key=model_key(ACCOUNTS_MODEL),
             passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR if outcome in outcomes else dg.AssetCheckSeverity.WARN,
             description=outcome.message,
             metadata={"examples": dg.MetadataValue.json(outcome.to_dict()["examples"])},
         )

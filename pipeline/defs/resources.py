@@ -3,12 +3,13 @@
 variables and defaults of pipeline.settings."""
 
 
+import os
 from datetime import date
 
 import dagster as dg
 
 from pipeline.config import SegmentationConfig, load_config
-from pipeline.settings import RunPaths, resolve_as_of
+from pipeline.settings import ENV_OVERRIDES, RunPaths, resolve_as_of
 
 
 class RunSettings(dg.ConfigurableResource):
@@ -21,6 +22,10 @@ class RunSettings(dg.ConfigurableResource):
 
     def paths(self) -> RunPaths:
         return RunPaths.resolve(self.landing_dir, self.warehouse, self.config_file, self.overrides_file)
+
+    def overrides_named(self) -> bool:
+        """Whether an overrides file was named explicitly (then it must exist)."""
+        return bool(self.overrides_file or os.environ.get(ENV_OVERRIDES))
 
     def config(self) -> SegmentationConfig:
         return load_config(self.paths().config_file)
