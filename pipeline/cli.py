@@ -94,5 +94,16 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_PUBLISHED if outcome.published else EXIT_NOT_PUBLISHED
 
 
+def console_main() -> None:
+    """The `segmentation` console script."""
+    code = main()
+    # After great-expectations has inspected DuckDB through SQLAlchemy, DuckDB's
+    # nanobind bindings print a harmless "leaked instances" report during interpreter
+    # teardown; skip the teardown so the summary stays the last thing printed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

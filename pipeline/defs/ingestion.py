@@ -62,7 +62,7 @@ def _build_entity_asset(spec: EntitySpec) -> dg.AssetsDefinition:
             selection = discover(paths.landing_dir, as_of, spec, overrides_file=paths.overrides_file)
             with connect_work_db(paths.work_db) as conn:
                 result = load_entity(conn, spec, selection)
-                _record_loaded_files(conn, context.run_id, spec, result)
+                _record_loaded_files(conn, context.run.run_id, spec, result)
         except LandingError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         for warning in result.warnings:

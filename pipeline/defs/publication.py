@@ -189,19 +189,19 @@ def publish_warehouse(context: dg.AssetExecutionContext, run_settings: RunSettin
             {"entity": entity, **json.loads(files)}
             for entity, files in conn.execute(
                 "select entity, file from audit.loaded_files where run_id = ? order by entity, file",
-                [context.run_id],
+                [context.run.run_id],
             ).fetchall()
         ]
         results = conn.execute(
             "select results from audit.gate_results where run_id = ? order by audit_seq desc limit 1",
-            [context.run_id],
+            [context.run.run_id],
         ).fetchone()
     publish(
         paths.work_db,
         paths.warehouse,
         tables={model: model_relation(model) for model in PUBLISHED_MODELS},
         publication={
-            "run_id": context.run_id,
+            "run_id": context.run.run_id,
             "as_of_date": run_settings.as_of_date(),
             "ruleset_version": ruleset_version(config),
             "input_files": input_files,

@@ -42,7 +42,7 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     """Build and test every model in the run's working database."""
     paths = run_settings.paths()
     config = run_settings.config()
-    dbt_vars = config.dbt_vars(run_settings.as_of_date(), context.run_id)
+    dbt_vars = config.dbt_vars(run_settings.as_of_date(), context.run.run_id)
     # The profile reads the working database path from the environment (no path in the repo).
     os.environ["SEGMENTATION_WORK_DB"] = str(paths.work_db)
     # Unit tests pin the default rules; they run in the test suite, not against a
