@@ -63,7 +63,13 @@ def demo_data_command(args: argparse.Namespace) -> int:
     summary = generate_demo_data(
         Path(args.out), accounts=args.accounts, seed=args.seed, as_of=args.as_of, file_format=args.file_format
     )
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    print(
+        f"wrote {len(summary.files)} files for {summary.accounts} accounts (seed {summary.seed}, "
+        f"{summary.file_format}) to {summary.out_dir}, history {summary.history_start} .. {summary.as_of}"
+    )
+    for entity, rows in sorted(summary.rows.items()):
+        print(f"  {entity}: {rows} rows as of {summary.as_of}")
+    print(f"  {len(summary.malformed)} deliberately malformed rows, {len(summary.overrides)} override rows")
     return EXIT_PUBLISHED
 
 

@@ -53,7 +53,9 @@ class RunOutcome:
         for name, description in self.report.failed_checks:
             lines.append(f"  failed check {name}: {description}")
         for step, message in self.report.failed_steps:
-            lines.append(f"  failed step {step}: {message}")
+            detail = message.splitlines()
+            lines.append(f"  failed step {step}: {detail[0] if detail else ''}")
+            lines.extend(f"    {line}" for line in detail[1:20])
         if self.report.warnings:
             lines.append(f"warnings: {len(self.report.warnings)}")
             lines.extend(f"  {warning}" for warning in self.report.warnings)

@@ -5,7 +5,8 @@
     column's type is written in one place. A value that is present (not empty after
     trimming) but does not parse is an `invalid_value`; an empty one is null.
 
-    Types: text, number, integer, date, timestamp_date (the UTC date of an ISO 8601
+    Types: text, number, integer, date (exactly YYYY-MM-DD: a timestamp in a date
+    column is an invalid value), timestamp_date (the UTC date of an ISO 8601
     timestamp with or without offset), boolean (true/false/1/0/yes/no, any case), or
     a list of allowed values (an enumeration, compared trimmed and case-insensitively,
     published lower-case). -#}
@@ -26,8 +27,8 @@
         case when regexp_full_match({{ value }}, '[+-]?[0-9]{1,18}([.]0*)?')
              then try_cast(try_cast({{ value }} as double) as bigint) end
     {%- elif type is string and type == 'date' -%}
-        case when regexp_full_match({{ value }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?')
-             then try_cast(left({{ value }}, 10) as date) end
+        case when regexp_full_match({{ value }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+             then try_cast({{ value }} as date) end
     {%- elif type is string and type == 'timestamp_date' -%}
         cast(try_cast({{ value }} as timestamptz) as date)
     {%- elif type is string and type == 'boolean' -%}

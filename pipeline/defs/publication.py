@@ -35,6 +35,7 @@ SUITE_CHECK = "segmented_accounts_suite"
 QUARANTINE_SHARE_CHECK = "quarantine_share"
 ROW_COUNT_DROP_CHECK = "row_count_drop"
 TO_BE_DEFINED_CHECK = "to_be_defined_share"
+OVERRIDES_CHECK = "overrides_valid"
 
 
 def model_key(model: str) -> dg.AssetKey:
@@ -95,6 +96,30 @@ def _to_be_defined_share(run_settings: RunSettings) -> CheckOutcome:
     )
 
 
+def _invalid_overrides(run_settings: RunSettings) -> CheckOutcome:
+    """Invalid override rows are not applied, and are reported (rules document)."""
+    with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
+        rows = conn.execute(
+            f"""select _row_number, account_id, dimension, segment, status
+                from {model_relation('int_overrides__evaluated')}
+                where status like 'invalid%' order by _row_number"""
+        ).fetchall()
+        applied = conn.execute(
+            f"select count(*) from {model_relation('int_overrides__evaluated')} where status = 'applied'"
+        ).fetchone()[0]
+    if not rows:
+        return CheckOutcome(OVERRIDES_CHECK, True, f"{applied} override(s) applied, none invalid")
+    examples = [
+        {"row": row, "account_id": account, "dimension": dimension, "segment": segment, "status": status}
+        for row, account, dimension, segment, status in rows[:10]
+    ]
+    listed = "; ".join(f"row {e['row']} ({e['account_id']}, {e['dimension']}): {e['status']}" for e in examples)
+    return CheckOutcome(
+        OVERRIDES_CHECK, False, f"{len(rows)} invalid override row(s) not applied ({applied} applied): {listed}",
+        examples=examples,
+    )
+
+
 def _published_rows(run_settings: RunSettings) -> int:
     with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
         return conn.execute(f"select count(*) from {model_relation(ACCOUNTS_MODEL)}").fetchone()[0]
@@ -113,6 +138,10 @@ def _published_rows(run_settings: RunSettings) -> int:
         dg.AssetCheckSpec(
             ROW_COUNT_DROP_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=True,
             description="The published row count fell at most gate.max_row_count_drop against the last publication (--allow-row-drop lifts it for one run).",
+        ),
+        dg.AssetCheckSpec(
+            OVERRIDES_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=False,
+            description="Warning: override rows that are invalid (not applied), with the reason.",
         ),
         dg.AssetCheckSpec(
             TO_BE_DEFINED_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=False,
@@ -148,7 +177,7 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
     ]
     passed = all(outcome.passed for outcome in outcomes)
     record_audit(paths.work_db, context.run.run_id, passed, outcomes)
-    warnings = [_to_be_defined_share(run_settings)]
+    warnings = [_to_be_defined_share(run_settings), _invalid_overrides(run_settings)]
     for outcome in outcomes:
         if not outcome.passed:
             context.log.error(f"publish gate: {outcome.name} failed: {outcome.message}")
