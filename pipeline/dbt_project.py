@@ -1,11 +1,22 @@
 """The one DbtProject of the code location, in its own module so that importing it
 is cheap and the manifest can be prepared before the definitions load."""
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+# dbt is installed beside this interpreter; the console script (or a scheduler) may
+# call us without the virtual environment activated, so make it findable for every
+# dbt invocation (dagster-dbt's resource and its manifest preparer look on PATH).
+_INTERPRETER_BIN = Path(sys.executable).parent
+if shutil.which("dbt") is None and (_INTERPRETER_BIN / "dbt").exists():
+    os.environ["PATH"] = f"{_INTERPRETER_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+DBT_EXECUTABLE = shutil.which("dbt") or "dbt"
 
 segmentation_dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,

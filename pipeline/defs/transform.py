@@ -16,7 +16,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipeline.dbt_project import ensure_manifest, segmentation_dbt_project
+from pipeline.dbt_project import DBT_EXECUTABLE, ensure_manifest, segmentation_dbt_project
 from pipeline.defs.resources import RunSettings
 
 
@@ -51,4 +51,4 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     yield from dbt.cli(args, context=context).stream()
 
 
-dbt_resource = DbtCliResource(project_dir=segmentation_dbt_project)
+dbt_resource = DbtCliResource(project_dir=segmentation_dbt_project, dbt_executable=DBT_EXECUTABLE)
