@@ -1,17 +1,6 @@
 {#- Every input row rejected by this run, once, with its first reason code and the
     detail of every reason that applied. Nothing is dropped without a row here. -#}
-{%- set entities = [
-    ('int_crm__accounts_validated', 'crm', 'accounts', 'account_id'),
-    ('int_crm__contacts_validated', 'crm', 'contacts', 'contact_id'),
-    ('int_crm__opportunities_validated', 'crm', 'opportunities', 'opportunity_id'),
-    ('int_finance__invoices_validated', 'finance', 'invoices', 'invoice_id'),
-    ('int_finance__invoice_lines_validated', 'finance', 'invoice_lines', "concat_ws('/', invoice_id, line_number)"),
-    ('int_finance__payments_validated', 'finance', 'payments', 'payment_id'),
-    ('int_finance__fx_rates_validated', 'finance', 'fx_rates', "concat_ws('/', currency, cast(rate_date as varchar))"),
-    ('int_bureau__company_scores_validated', 'bureau', 'company_scores', 'bureau_ref'),
-] -%}
-
-{%- for model, source_name, entity, key in entities %}
+{%- for model, _staging_model, source_name, entity, key in validated_entities() %}
 select
     cast({{ sql_string(source_name) }} as varchar) as source,
     cast({{ sql_string(entity) }} as varchar) as entity,
