@@ -15,7 +15,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
@@ -70,6 +70,22 @@ def _keyword(value: str) -> str:
     if not value or not all(ch.isalpha() for ch in value):
         raise ValueError(f"{value!r} is not a word (letters only)")
     return value.lower()
+
+
+def _channel_value(value: str) -> str:
+    # Compared with the normalised CRM value: lower case, runs of spaces/hyphens as "_".
+    if not re.fullmatch(r"[a-z0-9_]+", value):
+        raise ValueError(f"{value!r} is not a normalised channel value (lower case, digits, underscores)")
+    return value
+
+
+_STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
+
+
+def _hot_stage(value: str) -> str:
+    if value not in _STAGES[:4]:
+        raise ValueError(f"{value!r} is not an open opportunity stage ({', '.join(_STAGES[:4])})")
+    return value
 
 
 def _timezone(value: str) -> str:
@@ -230,6 +246,135 @@ class SizeTier(Dimension):
         return self
 
 
+class SalesChannelGroup(Dimension):
+    channels: dict[SegmentName, list[Annotated[str, AfterValidator(_channel_value)]]]
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("channels", self.channels)
+        seen: dict[str, str] = {}
+        for group, values in self.channels.items():
+            for value in values:
+                if value in seen and seen[value] != group:
+                    raise ValueError(f"channels: {value} is mapped to both {seen[value]} and {group}")
+                seen[value] = group
+        return self
+
+
+class ServiceLevel(Dimension):
+    key_account_level: SegmentName
+    high_value_level: SegmentName
+    default_level: SegmentName
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("levels", [self.key_account_level, self.high_value_level, self.default_level])
+        return self
+
+
+class ProductMix(Dimension):
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["none", "single_line", "multi_line"])
+        return self
+
+
+class TermsThresholds(_Strict):
+    immediate: Annotated[int, Field(ge=0)]
+    net_30: Annotated[int, Field(ge=0)]
+    net_60: Annotated[int, Field(ge=0)]
+
+
+class PaymentTermsBucket(Dimension):
+    max_terms_days: TermsThresholds
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["immediate", "net_30", "net_60", "net_90_plus"])
+        t = self.max_terms_days
+        self._require_ordered("max_terms_days", [t.net_60, t.net_30, t.immediate])
+        return self
+
+
+class PaymentBehaviour(Dimension):
+    defaulting_above_days_overdue: Days
+    prompt_max_avg_days_late: Amount
+    prompt_min_on_time_rate: Share
+    slow_max_avg_days_late: Amount
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["prompt", "slow", "very_slow", "defaulting"])
+        self._require_ordered("prompt_max_avg_days_late", [self.slow_max_avg_days_late, self.prompt_max_avg_days_late])
+        return self
+
+
+class RiskProfile(Dimension):
+    low_below: Annotated[float, Field(ge=0, le=100)]
+    medium_below: Annotated[float, Field(ge=0, le=100)]
+    high_below: Annotated[float, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["low", "medium", "high", "very_high"])
+        self._require_ordered("low_below", [self.high_below, self.medium_below, self.low_below])
+        return self
+
+
+class DunningStrategy(Dimension):
+    escalate_risk_profiles: list[SegmentName]
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["none", "escalate", "personal", "wait_for_pay_day", "standard"])
+        return self
+
+
+class CollectorLevel(Dimension):
+    senior_min_overdue_ar: Amount
+    senior_risk_profiles: list[SegmentName]
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["none", "senior", "junior"])
+        return self
+
+
+class IcpFit(Dimension):
+    excluded_verticals: list[SegmentName]
+    excluded_countries: list[CountryCode]
+    ideal_min_score: Annotated[int, Field(ge=0, le=100)]
+    good_min_score: Annotated[int, Field(ge=0, le=100)]
+    fair_min_score: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["excluded", "ideal", "good", "fair", "poor"])
+        self._require_ordered("good_min_score", [self.ideal_min_score, self.good_min_score, self.fair_min_score])
+        return self
+
+
+class PotentialTier(Dimension):
+    high_min_value: Amount
+    medium_min_value: Amount
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["high", "medium", "low", "none"])
+        self._require_ordered("medium_min_value", [self.high_min_value, self.medium_min_value])
+        return self
+
+
+class BuyingReadiness(Dimension):
+    hot_stages: list[Annotated[str, AfterValidator(_hot_stage)]]
+    hot_within_days: Days
+
+    @model_validator(mode="after")
+    def _check(self):
+        self._require_declared("segments", ["hot", "warm", "cold"])
+        return self
+
+
 class Dimensions(_Strict):
     party_type: PartyType
     tenure: Tenure
@@ -240,6 +385,81 @@ class Dimensions(_Strict):
     region: Region
     industry_vertical: IndustryVertical
     size_tier: SizeTier
+    sales_channel_group: SalesChannelGroup
+    service_level: ServiceLevel
+    product_mix: ProductMix
+    payment_terms_bucket: PaymentTermsBucket
+    payment_behaviour: PaymentBehaviour
+    risk_profile: RiskProfile
+    dunning_strategy: DunningStrategy
+    collector_level: CollectorLevel
+    icp_fit: IcpFit
+    potential_tier: PotentialTier
+    buying_readiness: BuyingReadiness
+
+
+Points = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class RiskWeights(_Strict):
+    external: Share
+    internal: Share
+    industry: Share
+    region: Share
+
+    @model_validator(mode="after")
+    def _check(self):
+        total = self.external + self.internal + self.industry + self.region
+        if abs(total - 1) > 1e-9:
+            raise ValueError(f"the weights add up to {total:g}, not 1")
+        return self
+
+
+class RiskScore(_Strict):
+    weights: RiskWeights
+    internal_days_late_factor: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    industry: dict[SegmentName | Literal["to_be_defined"], Points]
+    region: dict[SegmentName, Points]
+
+
+class IcpCriterion(_Strict):
+    dimension: Literal["industry_vertical", "size_tier", "region", "sales_channel_group", "payment_behaviour"]
+    values: list[SegmentName]
+    points: Annotated[int, Field(ge=0, le=100)]
+
+
+class IcpScore(_Strict):
+    criteria: list[IcpCriterion]
+
+    @model_validator(mode="after")
+    def _check(self):
+        total = sum(c.points for c in self.criteria)
+        if total > 100:
+            raise ValueError(f"criteria: the points add up to {total}, over 100")
+        return self
+
+
+class PotentialScore(_Strict):
+    percentile: Share
+    min_peers: Annotated[int, Field(ge=1)]
+
+
+class Scores(_Strict):
+    risk: RiskScore
+    icp: IcpScore
+    potential: PotentialScore
+
+
+class Credit(_Strict):
+    payment_tolerance: Amount
+    credit_hold_min_disputes_12m: Annotated[int, Field(ge=1)]
+    credit_hold_above_days_overdue: Days
+    pay_day_lookback_days: Annotated[int, Field(ge=1, le=3660)]
+    pay_day_month_end_cap: Annotated[int, Field(ge=1, le=31)]
+    pay_day_min_distinct_dates: Annotated[int, Field(ge=1)]
+    pay_day_min_share: Share
+    pay_day_tolerance_days: Annotated[int, Field(ge=0, le=30)]
+    bureau_stale_after_days: Days
 
 
 class General(_Strict):
@@ -270,6 +490,8 @@ class Gate(_Strict):
 class SegmentationConfig(_Strict):
     general: General
     dimensions: Dimensions
+    scores: Scores
+    credit: Credit
     schedule: Schedule
     gate: Gate
 
@@ -283,7 +505,30 @@ class SegmentationConfig(_Strict):
                     f"dimensions.{name}.segments: {len(dimension.segments)} segments declared, "
                     f"over the cap of {cap}"
                 )
+        self._cross_references()
         return self
+
+    def _cross_references(self) -> None:
+        """Lists that name segments of another dimension must name declared ones."""
+        declared = self.declared_segments()
+
+        def require(key: str, dimension: str, values) -> None:
+            undeclared = sorted(set(values) - set(declared[dimension]))
+            if undeclared:
+                raise ValueError(f"{key}: {undeclared} are not declared segments of {dimension}")
+
+        d = self.dimensions
+        require("dimensions.dunning_strategy.escalate_risk_profiles", "risk_profile", d.dunning_strategy.escalate_risk_profiles)
+        require("dimensions.collector_level.senior_risk_profiles", "risk_profile", d.collector_level.senior_risk_profiles)
+        require("dimensions.icp_fit.excluded_verticals", "industry_vertical", d.icp_fit.excluded_verticals)
+        require("scores.risk.industry", "industry_vertical", set(self.scores.risk.industry) - {TO_BE_DEFINED})
+        require("scores.risk.region", "region", self.scores.risk.region)
+        for field, dimension in (("industry", "industry_vertical"), ("region", "region")):
+            missing = sorted(set(declared[dimension]) - set(getattr(self.scores.risk, field)))
+            if missing:
+                raise ValueError(f"scores.risk.{field}: no score for {missing}")
+        for i, criterion in enumerate(self.scores.icp.criteria):
+            require(f"scores.icp.criteria.{i}.values", criterion.dimension, criterion.values)
 
     def declared_segments(self) -> dict[str, list[str]]:
         """Every segment dimension with its declared values (to_be_defined excluded)."""
