@@ -29,7 +29,7 @@ from pipeline.work_db import connect_work_db
 
 ACCOUNTS_MODEL = "segmented_accounts"
 QUARANTINE_MODEL = "quarantine"
-PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL)
+PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL, "account_product_lines")
 
 SUITE_CHECK = "segmented_accounts_suite"
 QUARANTINE_SHARE_CHECK = "quarantine_share"
@@ -60,6 +60,13 @@ def mandatory_columns(model: str) -> list[str]:
     return [name for name, column in columns.items() if (column.get("meta") or {}).get("mandatory")]
 
 
+def published_dimensions(config) -> dict[str, list[str]]:
+    """The configuration's segment dimensions that the published contract has, with
+    their declared segments."""
+    columns = _manifest_nodes()[ACCOUNTS_MODEL]["columns"]
+    return {name: segments for name, segments in config.declared_segments().items() if name in columns}
+
+
 def _quarantine_share(run_settings: RunSettings, max_share: float) -> CheckOutcome:
     accounts = model_relation("int_crm__accounts_validated")
     with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
@@ -83,7 +90,7 @@ def _to_be_defined_share(run_settings: RunSettings) -> CheckOutcome:
     of to_be_defined is worth a look (the data may need fixing at the source)."""
     config = run_settings.config()
     limit = config.gate.to_be_defined_warning_share
-    dimensions = list(config.declared_segments())
+    dimensions = list(published_dimensions(config))
     shares = ", ".join(f"avg(({name} = 'to_be_defined')::int) as {name}" for name in dimensions)
     with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
         row = conn.execute(f"select {shares} from {model_relation(ACCOUNTS_MODEL)}").fetchone()
@@ -161,7 +168,7 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
     suite = validate_segmented_accounts(
         paths.work_db, schema, table,
         mandatory_columns=mandatory_columns(ACCOUNTS_MODEL),
-        declared_segments=config.declared_segments(),
+        declared_segments=published_dimensions(config),
     )
     suite_outcome = CheckOutcome(
         SUITE_CHECK, suite.success, suite.summary(),

@@ -1,24 +1,24 @@
 {#- The published table: one row per active, non-quarantined account as of D, with
     every dimension, the metrics the rules use, a reason per dimension, and the run's
-    identity. Column names and types are an enforced contract (_marts__models.yml). -#}
+    identity. Column names and types are an enforced contract (_marts__models.yml).
+
+    Each family model (intermediate/segments/int_segments__<family>) gives, per
+    account, its dimensions with a `<dimension>_reason` each. Overrides are applied
+    here, after every dimension is computed, and feed no other rule. -#}
+{%- set families = ['int_segments__profile', 'int_segments__lifecycle', 'int_segments__commercial'] -%}
+{#- The overridable segment dimensions, in the published column order. -#}
 {%- set dimensions = [
     'party_type', 'tenure', 'market', 'value_tier', 'pareto_class', 'lifecycle_stage',
     'region', 'industry_vertical', 'size_tier',
+    'sales_channel_group', 'service_level', 'product_mix', 'payment_terms_bucket',
 ] -%}
+{#- Attributes with a reason that are not overridable (not capped / booleans). -#}
+{%- set attributes = ['primary_product_line', 'early_payment_discount'] -%}
 
 with accounts as (
     select * from {{ ref('int_accounts__enriched') }}
 ),
 
-profile as (
-    select * from {{ ref('int_segments__profile') }}
-),
-
-lifecycle as (
-    select * from {{ ref('int_segments__lifecycle') }}
-),
-
--- applied after every dimension is computed; they feed no other rule
 overrides as (
     select
         account_id,
@@ -37,51 +37,47 @@ overrides as (
 computed as (
     select
         accounts.*,
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {{ dimension }}_reason,
-        overrides.{{ dimension }}_override,
-        overrides.{{ dimension }}_override_reason
-        {{- ',' if not loop.last }}
+        {%- for family in families %}
+        {{ family }}.* exclude (account_id),
         {%- endfor %}
+        overrides.* exclude (account_id)
     from accounts
-    inner join profile
-        on accounts.account_id = profile.account_id
-    inner join lifecycle
-        on accounts.account_id = lifecycle.account_id
+    {%- for family in families %}
+    inner join {{ ref(family) }} as {{ family }}
+        on accounts.account_id = {{ family }}.account_id
+    {%- endfor %}
     left join overrides
         on accounts.account_id = overrides.account_id
 )
 
 select
-    cast(computed.account_id as varchar) as account_id,
-    cast(computed.account_name as varchar) as account_name,
+    cast(account_id as varchar) as account_id,
+    cast(account_name as varchar) as account_name,
     {{ as_of_date() }} as as_of_date,
-    cast(computed.country_code as varchar) as country_code,
-    cast(computed.owner_id as varchar) as owner_id,
+    cast(country_code as varchar) as country_code,
+    cast(owner_id as varchar) as owner_id,
 
-    cast(coalesce(party_type_override, party_type) as varchar) as party_type,
-    cast(coalesce(tenure_override, tenure) as varchar) as tenure,
-    cast(coalesce(market_override, market) as varchar) as market,
-    cast(coalesce(value_tier_override, value_tier) as varchar) as value_tier,
-    cast(coalesce(pareto_class_override, pareto_class) as varchar) as pareto_class,
-    cast(coalesce(lifecycle_stage_override, lifecycle_stage) as varchar) as lifecycle_stage,
-    cast(coalesce(region_override, region) as varchar) as region,
-    cast(coalesce(industry_vertical_override, industry_vertical) as varchar) as industry_vertical,
-    cast(coalesce(size_tier_override, size_tier) as varchar) as size_tier,
+    {%- for dimension in dimensions %}
+    cast(coalesce({{ dimension }}_override, {{ dimension }}) as varchar) as {{ dimension }},
+    {%- endfor %}
+    cast(primary_product_line as varchar) as primary_product_line,
+    cast(early_payment_discount as boolean) as early_payment_discount,
 
-    cast(computed.revenue_12m as decimal(18, 2)) as revenue_12m,
-    cast(computed.margin_12m as decimal(18, 2)) as margin_12m,
-    cast(computed.margin_pct_12m as decimal(10, 4)) as margin_pct_12m,
-    computed.first_invoice_date,
-    computed.last_invoice_date,
+    cast(revenue_12m as decimal(18, 2)) as revenue_12m,
+    cast(margin_12m as decimal(18, 2)) as margin_12m,
+    cast(margin_pct_12m as decimal(10, 4)) as margin_pct_12m,
+    first_invoice_date,
+    last_invoice_date,
 
     cast(json_object(
         {%- for dimension in dimensions %}
         {{ sql_string(dimension) }},
             case when {{ dimension }}_override is null then {{ dimension }}_reason
                  else concat({{ dimension }}_override_reason, '; computed: ', {{ dimension }}, ' (', {{ dimension }}_reason, ')')
-            end{{ ',' if not loop.last }}
+            end,
+        {%- endfor %}
+        {%- for attribute in attributes %}
+        {{ sql_string(attribute) }}, {{ attribute }}_reason{{ ',' if not loop.last }}
         {%- endfor %}
     ) as varchar) as segment_reasons,
     cast(list_filter([

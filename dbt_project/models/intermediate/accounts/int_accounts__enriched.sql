@@ -39,6 +39,8 @@ metrics as (
         coalesce(accounts.currency, {{ cfg_string('general.base_currency') }}) as annual_revenue_currency,
         accounts.annual_revenue,
         accounts.is_strategic,
+        accounts.sales_channel,
+        accounts.service_level as contracted_service_level,
         coalesce(revenue.revenue_12m, 0) as revenue_12m,
         coalesce(revenue.margin_12m, 0) as margin_12m,
         invoice_history.first_invoice_date,
