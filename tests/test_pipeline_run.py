@@ -137,3 +137,25 @@ def test_blocked_run_leaves_the_previous_publication_untouched(published):
     assert _query(paths.warehouse, "select run_id, rows_published from analytics.publications") == before
     assert _query(paths.warehouse, "select account_name from analytics.segmented_accounts where account_id = ?",
                   [victim])[0][0] is not None
+
+
+def test_a_threshold_changed_in_configuration_moves_segments(published, tmp_path):
+    """A business user raises value_tier's high threshold in a candidate file: the next
+    run (same landing folder, no SQL edited) publishes fewer high-value accounts."""
+    paths, _ = published
+    before = dict(_query(paths.warehouse, "select value_tier, count(*) from analytics.segmented_accounts group by 1"))
+    revenue = sorted(r for (r,) in _query(paths.warehouse, "select revenue_12m from analytics.segmented_accounts "
+                                                           "where value_tier = 'high'"))
+    assert len(revenue) >= 2
+    threshold = float(revenue[len(revenue) // 2])  # half of today's high accounts fall below it
+    candidate = tmp_path / "candidate.yml"
+    candidate.write_text(f"dimensions:\n  value_tier:\n    high_min_revenue: {threshold}\n")
+    other = RunPaths.resolve(paths.landing_dir, tmp_path / "warehouse.duckdb", config_file=candidate)
+    outcome = run_nightly_job(other, AS_OF)
+    assert outcome.published, outcome.summary()
+    after = dict(_query(other.warehouse, "select value_tier, count(*) from analytics.segmented_accounts group by 1"))
+    moved = before["high"] - after["high"]
+    assert moved == len([r for r in revenue if float(r) < threshold]) > 0
+    assert after["medium"] == before["medium"] + moved
+    versions = {v for (v,) in _query(paths.warehouse, "select distinct ruleset_version from analytics.segmented_accounts")}
+    assert versions.isdisjoint(v for (v,) in _query(other.warehouse, "select distinct ruleset_version from analytics.segmented_accounts"))
