@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.defs.jobs import NIGHTLY_JOB_NAME, run_config_for
-from pipeline.defs.publication import model_relation
+from pipeline.defs.publication import PUBLISHED_MODELS, model_relation
 from pipeline.demo_data import generate_demo_data
 from pipeline.runner import run_nightly_job
 from pipeline.settings import RunPaths
@@ -119,8 +119,7 @@ def test_blocked_run_leaves_the_previous_publication_untouched(published):
         instance=dg.DagsterInstance.ephemeral(),
         asset_selection=[
             dg.AssetKey(["marts", "segmented_accounts"]),
-            dg.AssetKey(["analytics", "segmented_accounts"]),
-            dg.AssetKey(["analytics", "quarantine"]),
+            *(dg.AssetKey(["analytics", model]) for model in PUBLISHED_MODELS),
         ],
         raise_on_error=False,
     )

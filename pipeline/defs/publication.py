@@ -29,7 +29,7 @@ from pipeline.work_db import connect_work_db
 
 ACCOUNTS_MODEL = "segmented_accounts"
 QUARANTINE_MODEL = "quarantine"
-PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL, "account_product_lines")
+PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL, "account_product_lines", "collections_worklist")
 
 SUITE_CHECK = "segmented_accounts_suite"
 QUARANTINE_SHARE_CHECK = "quarantine_share"

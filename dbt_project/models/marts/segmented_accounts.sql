@@ -5,15 +5,20 @@
     Each family model (intermediate/segments/int_segments__<family>) gives, per
     account, its dimensions with a `<dimension>_reason` each. Overrides are applied
     here, after every dimension is computed, and feed no other rule. -#}
-{%- set families = ['int_segments__profile', 'int_segments__lifecycle', 'int_segments__commercial'] -%}
+{%- set families = [
+    'int_segments__profile', 'int_segments__lifecycle', 'int_segments__commercial',
+    'int_segments__credit', 'int_segments__fit',
+] -%}
 {#- The overridable segment dimensions, in the published column order. -#}
 {%- set dimensions = [
     'party_type', 'tenure', 'market', 'value_tier', 'pareto_class', 'lifecycle_stage',
     'region', 'industry_vertical', 'size_tier',
     'sales_channel_group', 'service_level', 'product_mix', 'payment_terms_bucket',
+    'payment_behaviour', 'risk_profile', 'dunning_strategy', 'collector_level',
+    'icp_fit', 'potential_tier', 'buying_readiness',
 ] -%}
 {#- Attributes with a reason that are not overridable (not capped / booleans). -#}
-{%- set attributes = ['primary_product_line', 'early_payment_discount'] -%}
+{%- set attributes = ['primary_product_line', 'early_payment_discount', 'credit_hold'] -%}
 
 with accounts as (
     select * from {{ ref('int_accounts__enriched') }}
@@ -62,12 +67,27 @@ select
     {%- endfor %}
     cast(primary_product_line as varchar) as primary_product_line,
     cast(early_payment_discount as boolean) as early_payment_discount,
+    cast(credit_hold as boolean) as credit_hold,
 
     cast(revenue_12m as decimal(18, 2)) as revenue_12m,
     cast(margin_12m as decimal(18, 2)) as margin_12m,
     cast(margin_pct_12m as decimal(10, 4)) as margin_pct_12m,
     first_invoice_date,
     last_invoice_date,
+    cast(open_ar as decimal(18, 2)) as open_ar,
+    cast(overdue_ar as decimal(18, 2)) as overdue_ar,
+    cast(max_days_overdue as integer) as max_days_overdue,
+    cast(avg_days_late as decimal(10, 2)) as avg_days_late,
+    cast(on_time_rate as decimal(10, 4)) as on_time_rate,
+    cast(typical_pay_day as integer) as typical_pay_day,
+    cast(disputes_12m as integer) as disputes_12m,
+    cast(open_disputes as integer) as open_disputes,
+    cast(bureau_score as double) as bureau_score,
+    cast(risk_score as decimal(5, 1)) as risk_score,
+    cast(credit_limit_utilisation as decimal(10, 4)) as credit_limit_utilisation,
+    cast(group_open_ar as decimal(18, 2)) as group_open_ar,
+    cast(icp_score as integer) as icp_score,
+    cast(potential_value as decimal(18, 2)) as potential_value,
 
     cast(json_object(
         {%- for dimension in dimensions %}

@@ -1,0 +1,34 @@
+{#- group_open_ar: the exposure over the account's group. The group is named by the
+    account's trimmed parent_account_id, or by its own account_id when it has none;
+    its members are the published account bearing that id and every published
+    account whose parent it is (one level, not transitive; a closed or missing parent
+    adds nothing). Sums the published (rounded) open_ar. -#}
+with accounts as (
+    select
+        published.account_id,
+        crm.parent_account_id,
+        coalesce(crm.parent_account_id, published.account_id) as group_account_id
+    from {{ ref('int_accounts__enriched') }} as published
+    inner join {{ ref('int_crm__accounts_validated') }} as crm
+        on published.account_id = crm.account_id
+        and crm.quarantine_reason is null
+        and crm.exclusion_reason is null
+),
+
+metrics as (
+    select account_id, open_ar
+    from {{ ref('int_credit__account_metrics') }}
+)
+
+select
+    accounts.account_id,
+    accounts.group_account_id,
+    count(*) as group_members,
+    round(sum(metrics.open_ar), 2) as group_open_ar
+from accounts
+inner join accounts as members
+    on members.account_id = accounts.group_account_id
+    or members.parent_account_id = accounts.group_account_id
+inner join metrics
+    on members.account_id = metrics.account_id
+group by accounts.account_id, accounts.group_account_id
