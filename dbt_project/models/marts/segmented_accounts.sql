@@ -83,6 +83,7 @@ select
     cast(disputes_12m as integer) as disputes_12m,
     cast(open_disputes as integer) as open_disputes,
     cast(bureau_score as double) as bureau_score,
+    cast(insolvency_flag as boolean) as insolvency_flag,
     cast(risk_score as decimal(5, 1)) as risk_score,
     cast(credit_limit_utilisation as decimal(10, 4)) as credit_limit_utilisation,
     cast(group_open_ar as decimal(18, 2)) as group_open_ar,
