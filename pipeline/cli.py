@@ -3,6 +3,8 @@
     segmentation run [--landing DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
                      [--config FILE] [--overrides FILE] [--allow-row-drop]
     segmentation demo-data --out DIR [--accounts N] [--seed S] [--as-of YYYY-MM-DD]
+    segmentation rollback [--warehouse FILE] [--reason TEXT]
+    segmentation reliability [--full] [--cases NAME,...]
 
 `run` executes the same Dagster job as the nightly schedule, prints progress and a
 summary, and exits 0 only when the run published.
@@ -47,13 +49,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--as-of", type=_as_of_arg, help="last extract date (default today, UTC)")
     demo.add_argument("--format", choices=["csv", "parquet", "mixed"], default="csv", dest="file_format")
+
+    rollback = commands.add_parser("rollback", help="restore the previous publication of the warehouse atomically")
+    rollback.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
+    rollback.add_argument("--reason", help="why, recorded in analytics.publications")
+
+    reliability = commands.add_parser(
+        "reliability", help="run the bad-input corpus through the real pipeline and print the reliability table"
+    )
+    reliability.add_argument("--full", action="store_true", help="run every case (default: a representative subset)")
+    reliability.add_argument("--cases", help="comma-separated case names to run (see --list)")
+    reliability.add_argument("--list", action="store_true", help="list the cases with their expected outcome and exit")
+    reliability.add_argument("--work-dir", help="where the case folders go (default: a temporary folder, removed)")
+    reliability.add_argument("--keep", action="store_true", help="with --work-dir: keep every case folder (failed ones are always kept there)")
+    reliability.add_argument("--verbose", action="store_true", help="show the pipeline's progress output")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "reliability":
+        return reliability_command(args)
     if args.command == "run":
         return run_command(args)
+    if args.command == "rollback":
+        return rollback_command(args)
     return demo_data_command(args)
 
 
@@ -98,6 +118,55 @@ def run_command(args: argparse.Namespace) -> int:
     )
     print(outcome.summary())
     return EXIT_PUBLISHED if outcome.published else EXIT_NOT_PUBLISHED
+
+
+def rollback_command(args: argparse.Namespace) -> int:
+    """Restore the previous publication (exit 0), or say why not (exit 1)."""
+    from pipeline.publish import PublishError, rollback
+
+    warehouse = RunPaths.resolve(warehouse=args.warehouse).warehouse
+    try:
+        done = rollback(warehouse, reason=args.reason)
+    except PublishError as error:
+        print(f"segmentation rollback: {error}", file=sys.stderr)
+        return EXIT_NOT_PUBLISHED
+    print(
+        f"ROLLED BACK {done.warehouse}: restored run {done.restored_run_id} (as of {done.restored_as_of}, "
+        f"{done.restored_rows} accounts) in place of run {done.replaced_run_id} (as of {done.replaced_as_of}); "
+        "recorded in analytics.publications. Run `segmentation rollback` again to undo."
+    )
+    return EXIT_PUBLISHED
+
+
+def reliability_command(args: argparse.Namespace) -> int:
+    """The bad-input corpus through the real nightly job: exit 0 only when every case is
+    as expected and no row is lost."""
+    import tempfile
+
+    from pipeline.reliability import run_report, select_cases
+    from pipeline.reliability.cases import CASES, REPRESENTATIVE
+
+    if args.list:
+        for case in CASES:
+            marker = "*" if case.name in REPRESENTATIVE else " "
+            print(f"{marker} {case.name:28} {case.expected:21} {case.description}")
+        print("(* = in the default representative subset)")
+        return EXIT_PUBLISHED
+    names = [n.strip() for n in args.cases.split(",") if n.strip()] if args.cases else None
+    try:
+        cases = select_cases(names, full=args.full)
+    except KeyError as error:
+        print(f"segmentation: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="segmentation-reliability-") as tmp:
+        root = Path(args.work_dir) if args.work_dir else Path(tmp)
+        report = run_report(cases, root, quiet=not args.verbose, keep=args.keep, progress=progress)
+        print(report.table())
+    return EXIT_PUBLISHED if report.ok else EXIT_NOT_PUBLISHED
 
 
 def console_main() -> None:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipeline.defs.alerts import alert_sensors
 from pipeline.defs.ingestion import ingestion_assets
 from pipeline.defs.jobs import nightly_segmentation_job, nightly_segmentation_schedule
 from pipeline.defs.publication import publish_gate, publish_warehouse
@@ -13,6 +14,7 @@ defs = dg.Definitions(
     asset_checks=[publish_gate],
     jobs=[nightly_segmentation_job],
     schedules=[nightly_segmentation_schedule],
+    sensors=alert_sensors,
     resources={
         "dbt": dbt_resource,
         "run_settings": RunSettings.configure_at_launch(),

@@ -56,6 +56,9 @@ class _ProgressHandler(logging.Handler):
             while error is not None and error.cause is not None:
                 error = error.cause
             message = error.message.strip() if error else "failed"
+            if error is not None and error.cls_name == "Failure":
+                # our own, deliberate stop (dg.Failure): its description is the message
+                message = message.split(": ", 1)[-1] if message.startswith("dagster.") else message
             self.report.failed_steps.append((step, message))
             self._print(f"  FAILED {step}: {message.splitlines()[0] if message else ''}")
         elif kind == "STEP_SKIPPED":

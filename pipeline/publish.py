@@ -10,7 +10,10 @@ complete NEW warehouse file beside the current one and swaps it in with `os.repl
    per published table from the working db (ATTACHed READ_ONLY; column types and
    NOT NULL constraints kept), `analytics.publications` carried over from the current
    warehouse (ATTACHed READ_ONLY, which works while analysts hold it open read-only)
-   plus one row for this publication, the last `keep_publications` rows kept;
+   plus one row for this publication, the last `keep_publications` rows kept; and the
+   current warehouse's `analytics` tables copied as schema `analytics_previous`, so that
+   `rollback()` (`segmentation rollback`) can swap the previous publication back in the
+   same atomic way;
 4. CHECKPOINT, close (no `.wal` may remain), fsync the file;
 5. `os.replace` it over the warehouse (atomic on POSIX) and fsync the directory.
 
@@ -41,6 +44,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 PUBLISHED_SCHEMA = "analytics"
+PREVIOUS_SCHEMA = "analytics_previous"  # the publication before the current one, for rollback
 PUBLICATIONS_TABLE = "publications"
 AUDIT_SCHEMA = "audit"
 AUDIT_TABLE = "gate_results"
@@ -350,25 +354,146 @@ def publish(
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with _publish_lock(warehouse):
         clean_stale_temp_files(warehouse)
-        temp = warehouse.parent / f"{_temp_prefix(warehouse)}{uuid.uuid4().hex}.tmp"
+        _write_and_swap(warehouse, lambda temp: _build(temp, work_db, warehouse, tables, publication, keep_publications))
+
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """What `rollback` did: the run restored, the run it replaced, when."""
+
+    warehouse: Path
+    restored_run_id: str
+    restored_as_of: date
+    restored_rows: int
+    replaced_run_id: str
+    replaced_as_of: date
+    rolled_back_at: datetime
+
+
+def rollback(
+    warehouse: str | Path, reason: str | None = None, keep_publications: int = DEFAULT_KEEP_PUBLICATIONS
+) -> Rollback:
+    """Restore the previous publication of `warehouse` atomically.
+
+    The previous publication's tables (schema `analytics_previous`, written by every
+    publication) become `analytics` again, and the replaced ones go to
+    `analytics_previous` (so a second rollback undoes the first). `analytics.publications`
+    keeps its whole history plus one row for the rollback: the restored publication's
+    run, as-of date, ruleset, inputs and counts, `published_at` now, and a first
+    `check_results` item `rollback` naming both runs and the reason. Same temp file,
+    lock and `os.replace` as publish(): readers never see a partial state, a killed
+    rollback leaves the warehouse as it was.
+    """
+    warehouse = Path(warehouse).resolve()
+    if keep_publications < 1:
+        raise ValueError("keep_publications must be at least 1")
+    if not warehouse.is_file():
+        raise PublishError(f"no warehouse at {warehouse}: nothing to roll back")
+    with _publish_lock(warehouse):
+        clean_stale_temp_files(warehouse)
+        return _write_and_swap(warehouse, lambda temp: _build_rollback(temp, warehouse, reason, keep_publications))
+
+
+def _newest_publication(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, Any]:
+    names = list(PUBLICATION_COLUMNS)
+    row = con.execute(
+        f"SELECT {', '.join(names)} FROM __current.{schema}.{PUBLICATIONS_TABLE} ORDER BY published_at DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else dict(zip(names, row))
+
+
+def _build_rollback(temp: Path, warehouse: Path, reason: str | None, keep_publications: int) -> Rollback:
+    con = duckdb.connect(str(temp))
+    try:
+        con.execute(f"ATTACH {_sql_string(str(warehouse))} AS __current (READ_ONLY)")
+        current_tables = _tables_of(con, "__current", PUBLISHED_SCHEMA)
+        previous_tables = _tables_of(con, "__current", PREVIOUS_SCHEMA)
+        if PUBLICATIONS_TABLE not in previous_tables or PUBLICATIONS_TABLE not in current_tables:
+            raise PublishError(
+                f"{warehouse} holds no previous publication to restore (schema {PREVIOUS_SCHEMA} is "
+                "written from the second publication on); nothing changed"
+            )
+        restored = _newest_publication(con, PREVIOUS_SCHEMA)
+        replaced = _newest_publication(con, PUBLISHED_SCHEMA)
+        if restored is None or replaced is None:
+            raise PublishError(f"{warehouse}: a publications table is empty; nothing to roll back to")
+
+        con.execute(f"CREATE SCHEMA {PUBLISHED_SCHEMA}")
+        con.execute(f"CREATE SCHEMA {PREVIOUS_SCHEMA}")
+        for name in previous_tables:
+            if name != PUBLICATIONS_TABLE:
+                _copy_table(con, "__current", PREVIOUS_SCHEMA, name, PUBLISHED_SCHEMA)
+        for name in current_tables:  # the replaced publication, restorable in its turn
+            _copy_table(con, "__current", PUBLISHED_SCHEMA, name, PREVIOUS_SCHEMA)
+
+        names = ", ".join(PUBLICATION_COLUMNS)
+        columns = ", ".join(f"{name} {sql_type}" for name, sql_type in PUBLICATION_COLUMNS.items())
+        con.execute(f"CREATE TABLE {PUBLISHED_SCHEMA}.{PUBLICATIONS_TABLE} ({columns})")
+        if keep_publications > 1:
+            con.execute(
+                f"""INSERT INTO {PUBLISHED_SCHEMA}.{PUBLICATIONS_TABLE} ({names})
+                    SELECT {names} FROM (
+                        SELECT {names} FROM __current.{PUBLISHED_SCHEMA}.{PUBLICATIONS_TABLE}
+                        ORDER BY published_at DESC LIMIT {int(keep_publications) - 1}
+                    ) ORDER BY published_at"""
+            )
+        now = _utcnow()
+        message = (
+            f"rolled back run {replaced['run_id']} (as of {replaced['as_of_date']}, published "
+            f"{replaced['published_at']}) to run {restored['run_id']} (as of {restored['as_of_date']}, "
+            f"published {restored['published_at']})" + (f": {reason}" if reason else "")
+        )
         try:
-            _build(temp, work_db, warehouse, tables, publication, keep_publications)
-            wal = Path(f"{temp}.wal")
-            if wal.exists():
-                raise PublishError(f"DuckDB left {wal} behind after CHECKPOINT; not publishing")
-            _fsync(temp)
-            # A .wal beside the warehouse would belong to the OLD file; replayed onto the
-            # new one it would corrupt it. Publication never leaves one (it checkpoints and
-            # readers are read-only), so one here comes from a foreign writer.
+            restored_checks = json.loads(restored["check_results"] or "[]")
+        except ValueError:
+            restored_checks = []
+        if not isinstance(restored_checks, list):
+            restored_checks = [restored_checks]
+        note = CheckOutcome(
+            "rollback", True, message,
+            examples=[{"rolled_back_run_id": replaced["run_id"], "restored_run_id": restored["run_id"],
+                       "reason": reason}],
+        )
+        row = {**restored, "check_results": _json_text([note, *restored_checks]), "published_at": now}
+        placeholders = ", ".join("?" for _ in PUBLICATION_COLUMNS)
+        con.execute(
+            f"INSERT INTO {PUBLISHED_SCHEMA}.{PUBLICATIONS_TABLE} ({names}) VALUES ({placeholders})",
+            [row[name] for name in PUBLICATION_COLUMNS],
+        )
+        con.execute("DETACH __current")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return Rollback(
+        warehouse, str(restored["run_id"]), restored["as_of_date"], int(restored["rows_published"]),
+        str(replaced["run_id"]), replaced["as_of_date"], now,
+    )
+
+def _write_and_swap(warehouse: Path, build) -> Any:
+    """Under the publish lock: `build(temp)` writes a complete new file, which then
+    replaces `warehouse` atomically. On any failure the warehouse is untouched and the
+    temp file is removed."""
+    temp = warehouse.parent / f"{_temp_prefix(warehouse)}{uuid.uuid4().hex}.tmp"
+    try:
+        result = build(temp)
+        wal = Path(f"{temp}.wal")
+        if wal.exists():
+            raise PublishError(f"DuckDB left {wal} behind after CHECKPOINT; not publishing")
+        _fsync(temp)
+        # A .wal beside the warehouse would belong to the OLD file; replayed onto the
+        # new one it would corrupt it. Publication never leaves one (it checkpoints and
+        # readers are read-only), so one here comes from a foreign writer.
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{warehouse}.wal").unlink()
+        os.replace(temp, warehouse)
+    except BaseException:
+        for leftover in (temp, Path(f"{temp}.wal")):
             with contextlib.suppress(FileNotFoundError):
-                Path(f"{warehouse}.wal").unlink()
-            os.replace(temp, warehouse)
-        except BaseException:
-            for leftover in (temp, Path(f"{temp}.wal")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
-            raise
-        _fsync(warehouse.parent, directory=True)
+                leftover.unlink()
+        raise
+    _fsync(warehouse.parent, directory=True)
+    return result
 
 
 def _build(
@@ -386,17 +511,7 @@ def _build(
         counts: dict[str, int] = {}
         for name, relation in tables.items():
             schema, table = _source_relation(relation)
-            target = f"{PUBLISHED_SCHEMA}.{_quote(name)}"
-            con.execute(f"CREATE TABLE {target} AS SELECT * FROM __work.{_quote(schema)}.{_quote(table)}")
-            not_null = con.execute(
-                """SELECT column_name FROM duckdb_columns()
-                   WHERE database_name = '__work' AND schema_name = ? AND table_name = ? AND NOT is_nullable
-                   ORDER BY column_index""",
-                [schema, table],
-            ).fetchall()
-            for (column,) in not_null:
-                con.execute(f"ALTER TABLE {target} ALTER COLUMN {_quote(column)} SET NOT NULL")
-            counts[name] = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+            counts[name] = _copy_table(con, "__work", schema, table, PUBLISHED_SCHEMA, name)
         con.execute("DETACH __work")
 
         row = _publication_row(publication, counts)
@@ -418,6 +533,11 @@ def _build(
                             ORDER BY published_at DESC LIMIT {int(keep_publications) - 1}
                         ) ORDER BY published_at""",
                 )
+            if has_previous:
+                # The publication being replaced stays restorable (`segmentation rollback`).
+                con.execute(f"CREATE SCHEMA {PREVIOUS_SCHEMA}")
+                for name in _tables_of(con, "__previous", PUBLISHED_SCHEMA):
+                    _copy_table(con, "__previous", PUBLISHED_SCHEMA, name, PREVIOUS_SCHEMA)
             con.execute("DETACH __previous")
         placeholders = ", ".join("?" for _ in PUBLICATION_COLUMNS)
         con.execute(
@@ -427,6 +547,33 @@ def _build(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def _tables_of(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> list[str]:
+    return [
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY table_name",
+            [database, schema],
+        ).fetchall()
+    ]
+
+
+def _copy_table(
+    con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str, target_schema: str, target_name: str | None = None
+) -> int:
+    """CREATE TABLE AS from an attached database, keeping column types and NOT NULL; row count."""
+    target = f"{_quote(target_schema)}.{_quote(target_name or table)}"
+    con.execute(f"CREATE TABLE {target} AS SELECT * FROM {_quote(database)}.{_quote(schema)}.{_quote(table)}")
+    not_null = con.execute(
+        """SELECT column_name FROM duckdb_columns()
+           WHERE database_name = ? AND schema_name = ? AND table_name = ? AND NOT is_nullable
+           ORDER BY column_index""",
+        [database, schema, table],
+    ).fetchall()
+    for (column,) in not_null:
+        con.execute(f"ALTER TABLE {target} ALTER COLUMN {_quote(column)} SET NOT NULL")
+    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
 
 
 def _publication_row(publication: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, Any]:

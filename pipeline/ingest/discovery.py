@@ -176,7 +176,33 @@ def _check_same_date(spec: EntitySpec, files: list[LandingFile]) -> None:
         )
 
 
+def landing_level_warnings(landing_dir: Path) -> list[LandingWarning]:
+    """What `scan_landing` finds outside every entity folder (unknown sources and entities,
+    stray files, symlinks above the entity folders): no entity's own selection reports
+    these, so the overrides selection (the landing-level file, read on every run) carries
+    them; without this they would be ignored silently."""
+    known = [f"{s.source}/{s.entity}" for s in load_entity_specs() if s.load_mode != "file"]
+
+    def in_entity(path: str) -> bool:
+        # the overrides file itself is reported by its own selection
+        return path == DEFAULT_OVERRIDES_NAME or any(path == k or path.startswith(k + "/") for k in known)
+
+    return [w for w in scan_landing(landing_dir) if not (w.paths and all(in_entity(p) for p in w.paths))]
+
+
 def _discover_overrides(root: Path, spec: EntitySpec, as_of: date, overrides_file: Path | None) -> EntitySelection:
+    selection = _discover_overrides_file(root, spec, as_of, overrides_file)
+    if not root.is_dir():
+        return selection
+    extra = tuple(landing_level_warnings(root))
+    if not extra:
+        return selection
+    return EntitySelection(spec, root, as_of, selection.files, extra + selection.warnings)
+
+
+def _discover_overrides_file(
+    root: Path, spec: EntitySpec, as_of: date, overrides_file: Path | None
+) -> EntitySelection:
     explicit = overrides_file is not None
     path = Path(overrides_file) if explicit else root / DEFAULT_OVERRIDES_NAME
     resolved = path.resolve()
