@@ -159,3 +159,28 @@ def test_a_threshold_changed_in_configuration_moves_segments(published, tmp_path
     assert after["medium"] == before["medium"] + moved
     versions = {v for (v,) in _query(paths.warehouse, "select distinct ruleset_version from analytics.segmented_accounts")}
     assert versions.isdisjoint(v for (v,) in _query(other.warehouse, "select distinct ruleset_version from analytics.segmented_accounts"))
+
+
+def test_contact_personal_data_never_reaches_a_published_table(published):
+    paths, _ = published
+    contacts = paths.landing_dir / "crm" / "contacts"
+    newest = sorted(contacts.glob("*.csv"))[-1]
+    conn = duckdb.connect()
+    try:
+        emails = {e for (e,) in conn.execute("select email from read_csv(?, all_varchar=true) where email is not null",
+                                             [str(newest)]).fetchall()}
+    finally:
+        conn.close()
+    assert emails
+    tables = _query(paths.warehouse, "select table_schema, table_name from information_schema.tables")
+    for schema, table in tables:
+        columns = [c for (c,) in _query(paths.warehouse, "select column_name from information_schema.columns "
+                                                         "where table_schema = ? and table_name = ?", [schema, table])]
+        assert not {"email", "full_name"} & set(columns), f"{schema}.{table}"
+        text_columns = [c for (c, t) in _query(paths.warehouse, "select column_name, data_type from information_schema.columns "
+                                                                "where table_schema = ? and table_name = ?", [schema, table])
+                        if t == "VARCHAR"]
+        for column in text_columns:
+            hits = _query(paths.warehouse, f'select count(*) from "{schema}"."{table}" where "{column}" in '
+                                           f'(select unnest(?::varchar[]))', [sorted(emails)])[0][0]
+            assert hits == 0, f"{schema}.{table}.{column} holds contact emails"
