@@ -19,6 +19,7 @@ from typing import Literal
 
 from pipeline.config.sources import EntitySpec, load_entity_specs
 from pipeline.ingest.errors import LandingError, LandingWarning
+from pipeline.ingest.freshness import ExtractFreshness
 
 FileFormat = Literal["csv", "parquet"]
 
@@ -35,7 +36,7 @@ class LandingFile:
 
 
 @dataclass(frozen=True)
-class EntitySelection:
+class EntitySelection(ExtractFreshness):
     """The files one entity reads for one as-of date, decided before anything is loaded."""
 
     spec: EntitySpec
@@ -46,20 +47,6 @@ class EntitySelection:
     notes: tuple[LandingWarning, ...] = ()  # severity info: extracts dated after as_of
     future_files: tuple[LandingFile, ...] = field(default=())  # dated after as_of, not read
     superseded_files: tuple[LandingFile, ...] = field(default=())  # snapshot: older files, not read
-
-    @property
-    def newest_extract_date(self) -> date | None:
-        dates = [f.extract_date for f in self.files if f.extract_date is not None]
-        return max(dates) if dates else None
-
-    @property
-    def extract_age_days(self) -> int | None:
-        newest = self.newest_extract_date
-        return None if newest is None else (self.as_of - newest).days
-
-    @property
-    def is_stale(self) -> bool:
-        return any(w.kind == "stale_extract" for w in self.warnings)
 
 
 def _entity_label(spec: EntitySpec) -> str:

@@ -28,6 +28,7 @@ from pipeline.config.sources import EntitySpec
 from pipeline.ingest.discovery import EntitySelection
 from pipeline.ingest.errors import LandingError, LandingWarning
 from pipeline.ingest.files import FileInspection, duckdb_path, inspect_file, parquet_problem
+from pipeline.ingest.freshness import ExtractFreshness
 
 RAW_SCHEMA = "raw"
 META_COLUMNS = ("_file_name", "_extract_date", "_row_number")
@@ -78,7 +79,7 @@ class FileLoad:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class LoadResult(ExtractFreshness):
     spec: EntitySpec
     table: str  # unquoted, e.g. raw.finance__invoices
     as_of: date
@@ -96,20 +97,6 @@ class LoadResult:
     @property
     def rows(self) -> int:
         return sum(f.rows for f in self.files)
-
-    @property
-    def newest_extract_date(self) -> date | None:
-        dates = [f.extract_date for f in self.files if f.extract_date is not None]
-        return max(dates) if dates else None
-
-    @property
-    def extract_age_days(self) -> int | None:
-        newest = self.newest_extract_date
-        return None if newest is None else (self.as_of - newest).days
-
-    @property
-    def is_stale(self) -> bool:
-        return any(w.kind == "stale_extract" for w in self.warnings)
 
     def as_metadata(self) -> dict[str, Any]:
         """Plain JSON-able values, e.g. for Dagster asset metadata."""
