@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -26,6 +27,7 @@ class RunOutcome:
     published_rows: int | None = None
     quarantined: Counter = field(default_factory=Counter)
     excluded: Counter = field(default_factory=Counter)
+    report_file: Path | None = None
 
     def summary(self) -> str:
         lines = []
@@ -45,6 +47,8 @@ class RunOutcome:
         if self.excluded:
             detail = ", ".join(f"{reason} {count}" for reason, count in sorted(self.excluded.items()))
             lines.append(f"excluded rows: {sum(self.excluded.values())} ({detail})")
+        if self.report_file is not None:
+            lines.append(f"report: {self.report_file}")
         failed = len(self.report.failed_checks)
         lines.append(
             f"checks: {self.report.passed_checks} passed, {failed} failed, "
@@ -125,6 +129,10 @@ def run_nightly_job(
     quarantined, excluded, built = _ledger(paths, result.run_id)
     outcome = RunOutcome(result.run_id, as_of, paths, published, report, quarantined=quarantined, excluded=excluded)
     if published:
+        from pipeline.report import report_path
+
+        report_file = report_path(paths.warehouse, as_of, result.run_id)
+        outcome.report_file = report_file if report_file.is_file() else None
         conn = duckdb.connect(str(paths.warehouse), read_only=True)
         try:
             outcome.published_rows = conn.execute(

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.config import load_config, load_entity_specs
 from pipeline.dbt_project import DBT_PROJECT_DIR
+from pipeline.defs.ingestion import WAREHOUSE_TABLES, copy_from_warehouse
 
 AS_OF = date(2026, 11, 22)
 
@@ -29,6 +30,8 @@ def create_empty_raw_tables(db_path: Path) -> None:
                 "_file_name varchar, _extract_date date, _row_number bigint)"
             )
         conn.execute("create or replace table raw.reference__iso_countries (country_code varchar)")
+        for table in WAREHOUSE_TABLES:
+            copy_from_warehouse(conn, db_path.parent / "no-warehouse-yet.duckdb", table)
         conn.executemany(
             "insert into raw.reference__iso_countries values (?)", [[c.alpha_2] for c in pycountry.countries]
         )

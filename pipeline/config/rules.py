@@ -485,6 +485,19 @@ class Gate(_Strict):
     max_quarantined_account_share: Share
     max_row_count_drop: Share
     to_be_defined_warning_share: Share
+    segment_share_move_warning: Share
+
+
+class OwnerCapacity(_Strict):
+    max_accounts: Annotated[int, Field(ge=0)]
+    max_key_accounts: Annotated[int, Field(ge=0)]
+
+
+class Capacity(_Strict):
+    key_account_stage: SegmentName
+    default: OwnerCapacity
+    # Owners with a capacity of their own (part-timers, team leads), by owner_id.
+    owners: dict[str, OwnerCapacity] = Field(default_factory=dict)
 
 
 class SegmentationConfig(_Strict):
@@ -494,6 +507,7 @@ class SegmentationConfig(_Strict):
     credit: Credit
     schedule: Schedule
     gate: Gate
+    capacity: Capacity
 
     @model_validator(mode="after")
     def _segment_cap(self):
@@ -529,14 +543,20 @@ class SegmentationConfig(_Strict):
                 raise ValueError(f"scores.risk.{field}: no score for {missing}")
         for i, criterion in enumerate(self.scores.icp.criteria):
             require(f"scores.icp.criteria.{i}.values", criterion.dimension, criterion.values)
+        require("capacity.key_account_stage", "lifecycle_stage", [self.capacity.key_account_stage])
 
     def declared_segments(self) -> dict[str, list[str]]:
         """Every segment dimension with its declared values (to_be_defined excluded)."""
         return {name: list(getattr(self.dimensions, name).segments) for name in type(self.dimensions).model_fields}
 
     def rules(self) -> dict[str, Any]:
-        """What decides the segments: everything but the schedule."""
+        """What the models read: everything but the schedule."""
         return self.model_dump(mode="json", exclude={"schedule"})
+
+    def segment_rules(self) -> dict[str, Any]:
+        """What decides an account's segments (the ruleset_version's input): not the
+        schedule, the gate's thresholds or the owners' capacity."""
+        return self.model_dump(mode="json", exclude={"schedule", "gate", "capacity"})
 
     def dbt_vars(self, as_of: date, run_id: str) -> dict[str, Any]:
         """The `--vars` of a dbt invocation for one run (see dbt_project/macros/config.sql)."""
@@ -589,5 +609,5 @@ def load_config(path: str | Path | None = None) -> SegmentationConfig:
 
 def ruleset_version(config: SegmentationConfig) -> str:
     """A short, stable hash of the rules in force (key order and formatting do not matter)."""
-    canonical = json.dumps(config.rules(), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(config.segment_rules(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]

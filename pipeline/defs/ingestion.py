@@ -12,6 +12,7 @@ import pycountry
 from dagster_dbt import get_asset_keys_by_output_name_for_source
 
 from pipeline.config import EntitySpec, load_entity_specs
+from pipeline.dbt_project import segmentation_dbt_project
 from pipeline.defs.resources import RunSettings
 from pipeline.defs.transform import segmentation_dbt_models
 from pipeline.ingest import LandingError, discover, load_entity
@@ -92,4 +93,74 @@ def iso_countries(run_settings: RunSettings) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": len(codes), "pycountry": pycountry.__name__})
 
 
-ingestion_assets = [*entity_assets, iso_countries]
+WAREHOUSE_SOURCE = "warehouse"
+# The published table each `warehouse` source table is copied from.
+WAREHOUSE_TABLES = {"segment_history": "analytics.segment_history", "publications": "analytics.publications"}
+
+
+def _warehouse_source_columns(table: str) -> list[tuple[str, str]]:
+    """(name, type) of a `warehouse` source table, from its dbt YAML (the one place
+    they are declared)."""
+    manifest = json.loads(segmentation_dbt_project.manifest_path.read_text(encoding="utf-8"))
+    for node in manifest["sources"].values():
+        if node["source_name"] == WAREHOUSE_SOURCE and node["name"] == table:
+            return [(name, column["data_type"]) for name, column in node["columns"].items()]
+    raise KeyError(f"dbt source {WAREHOUSE_SOURCE}.{table} not found: declare it in dbt_project/models/staging/warehouse/")
+
+
+def copy_from_warehouse(conn: duckdb.DuckDBPyConnection, warehouse, table: str) -> int:
+    """raw.warehouse__<table> := the published table (the declared columns; a column
+    the published table does not have yet reads null), or empty without a warehouse."""
+    columns = _warehouse_source_columns(table)
+    target = f"raw.{WAREHOUSE_SOURCE}__{table}"
+    published_columns: set[str] = set()
+    if warehouse.is_file():
+        conn.execute(f"attach '{warehouse.as_posix().replace(chr(39), chr(39) * 2)}' as published (read_only)")
+        schema, name = WAREHOUSE_TABLES[table].split(".")
+        published_columns = {
+            column for (column,) in conn.execute(
+                "select column_name from duckdb_columns() where database_name = 'published' "
+                "and schema_name = ? and table_name = ?", [schema, name],
+            ).fetchall()
+        }
+    try:
+        select = ", ".join(
+            f'cast({name if name in published_columns else "null"} as {data_type}) as {name}'
+            for name, data_type in columns
+        )
+        origin = f"from published.{WAREHOUSE_TABLES[table]}" if published_columns else "where false"
+        conn.execute(f"create or replace table {target} as select {select} {origin}")
+        return conn.execute(f"select count(*) from {target}").fetchone()[0]
+    finally:
+        if warehouse.is_file():
+            conn.execute("detach published")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            _source_asset_key(WAREHOUSE_SOURCE, table),
+            group_name="landing",
+            kinds={"duckdb"},
+            description=f"{published} of the analysts' warehouse as last published, copied into "
+            f"raw.{WAREHOUSE_SOURCE}__{table} (empty when nothing is published yet): the history "
+            "is carried from night to night through it.",
+        )
+        for table, published in WAREHOUSE_TABLES.items()
+    ],
+    name="previous_publication",
+)
+def previous_publication(run_settings: RunSettings):
+    """Read-only: the warehouse is never written here (publication swaps it whole)."""
+    paths = run_settings.paths()
+    with connect_work_db(paths.work_db) as conn:
+        conn.execute("create schema if not exists raw")
+        for table in WAREHOUSE_TABLES:
+            rows = copy_from_warehouse(conn, paths.warehouse, table)
+            yield dg.MaterializeResult(
+                asset_key=_source_asset_key(WAREHOUSE_SOURCE, table),
+                metadata={"dagster/row_count": rows, "warehouse": dg.MetadataValue.path(str(paths.warehouse))},
+            )
+
+
+ingestion_assets = [*entity_assets, iso_countries, previous_publication]

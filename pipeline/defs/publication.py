@@ -6,11 +6,15 @@ also refuses, by itself, any build whose run has no passing audit row (see
 pipeline.publish.assert_audited)."""
 
 
+import contextlib
 import json
+from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from pipeline.config import ruleset_version
@@ -29,12 +33,17 @@ from pipeline.work_db import connect_work_db
 
 ACCOUNTS_MODEL = "segmented_accounts"
 QUARANTINE_MODEL = "quarantine"
-PUBLISHED_MODELS = (ACCOUNTS_MODEL, QUARANTINE_MODEL, "account_product_lines", "collections_worklist")
+KPIS_MODEL = "segment_kpis"
+PUBLISHED_MODELS = (
+    ACCOUNTS_MODEL, QUARANTINE_MODEL, "account_product_lines", "collections_worklist",
+    "segment_history", "segment_changes", KPIS_MODEL, "owner_portfolios",
+)
 
 SUITE_CHECK = "segmented_accounts_suite"
 QUARANTINE_SHARE_CHECK = "quarantine_share"
 ROW_COUNT_DROP_CHECK = "row_count_drop"
 TO_BE_DEFINED_CHECK = "to_be_defined_share"
+SHARE_MOVE_CHECK = "segment_share_moves"
 OVERRIDES_CHECK = "overrides_valid"
 
 
@@ -103,6 +112,37 @@ def _to_be_defined_share(run_settings: RunSettings) -> CheckOutcome:
     )
 
 
+def _segment_share_moves(run_settings: RunSettings) -> CheckOutcome:
+    """Warning of issue 6: a segment whose share of accounts moved by more than the
+    configured points in one night: either the business changed or the data broke."""
+    limit = run_settings.config().gate.segment_share_move_warning
+    with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
+        rows = conn.execute(
+            f"""select dimension, segment, previous_share_of_accounts, share_of_accounts, share_of_accounts_change
+                from {model_relation(KPIS_MODEL)}
+                where abs(share_of_accounts_change) > ?
+                order by abs(share_of_accounts_change) desc, dimension, segment""",
+            [limit],
+        ).fetchall()
+    if not rows:
+        return CheckOutcome(
+            SHARE_MOVE_CHECK, True, f"no segment's share of accounts moved by more than {limit * 100:g} points"
+        )
+    examples = [
+        {"dimension": d, "segment": s, "previous_share": before, "share": now, "change_points": round(change * 100, 2)}
+        for d, s, before, now, change in rows
+    ]
+    listed = ", ".join(
+        f"{e['dimension']}={e['segment']} {e['previous_share']:.1%} -> {e['share']:.1%}" for e in examples[:10]
+    )
+    return CheckOutcome(
+        SHARE_MOVE_CHECK, False,
+        f"{len(rows)} segment share(s) moved by more than {limit * 100:g} points since the previous "
+        f"publication (the business changed or the data broke): {listed}",
+        examples=examples[:20],
+    )
+
+
 def _invalid_overrides(run_settings: RunSettings) -> CheckOutcome:
     """Invalid override rows are not applied, and are reported (rules document)."""
     with connect_work_db(run_settings.paths().work_db, read_only=True) as conn:
@@ -154,6 +194,12 @@ def _published_rows(run_settings: RunSettings) -> int:
             TO_BE_DEFINED_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=False,
             description="Warning: a dimension whose to_be_defined share exceeds gate.to_be_defined_warning_share.",
         ),
+        dg.AssetCheckSpec(
+            SHARE_MOVE_CHECK, asset=model_key(ACCOUNTS_MODEL), blocking=False,
+            additional_deps=[model_key(KPIS_MODEL)],
+            description="Warning: a segment whose share of accounts moved by more than "
+            "gate.segment_share_move_warning since the previous publication.",
+        ),
     ],
     name="publish_gate",
 )
@@ -184,7 +230,9 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
     ]
     passed = all(outcome.passed for outcome in outcomes)
     record_audit(paths.work_db, context.run.run_id, passed, outcomes)
-    warnings = [_to_be_defined_share(run_settings), _invalid_overrides(run_settings)]
+    warnings = [
+        _to_be_defined_share(run_settings), _invalid_overrides(run_settings), _segment_share_moves(run_settings)
+    ]
     for outcome in outcomes:
         if not outcome.passed:
             context.log.error(f"publish gate: {outcome.name} failed: {outcome.message}")
@@ -244,20 +292,97 @@ def publish_warehouse(context: dg.AssetExecutionContext, run_settings: RunSettin
             "check_results": json.loads(results[0]) if results else [],
         },
     )
-    with connect_work_db(paths.work_db, read_only=True) as conn:
-        counts = {
-            model: conn.execute(f"select count(*) from {model_relation(model)}").fetchone()[0]
-            for model in PUBLISHED_MODELS
-        }
+    metadata = published_metadata(paths.warehouse, context.run.run_id)
     context.log.info(
-        f"published {counts[ACCOUNTS_MODEL]} accounts and {counts[QUARANTINE_MODEL]} quarantined rows to {paths.warehouse}"
+        f"published {metadata[ACCOUNTS_MODEL]['dagster/row_count']} accounts and "
+        f"{metadata[QUARANTINE_MODEL]['dagster/row_count']} quarantined rows to {paths.warehouse}"
     )
     for model in PUBLISHED_MODELS:
-        yield dg.MaterializeResult(
-            asset_key=dg.AssetKey(["analytics", model]),
-            metadata={
-                "dagster/row_count": counts[model],
-                "warehouse": dg.MetadataValue.path(str(paths.warehouse)),
-                "as_of_date": run_settings.as_of_date().isoformat(),
-            },
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["analytics", model]), metadata=metadata[model])
+
+
+
+def _table(conn, sql: str, params=()) -> dg.TableMetadataValue:
+    """A small aggregate of the published warehouse as a table for the Dagster UI."""
+    cursor = conn.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    records = [
+        dg.TableRecord({name: (float(v) if isinstance(v, Decimal) else v) for name, v in zip(names, row)})
+        for row in cursor.fetchall()
+    ]
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=[dg.TableColumn(n) for n in names]))
+
+
+def published_metadata(warehouse: Path, run_id: str) -> dict[str, dict[str, Any]]:
+    """What an engineer wants at a glance on each published asset, read back from the
+    published file itself (so it shows what analysts see): row count, the segment
+    distribution, the quarantine by reason, what moved, who is over capacity, and
+    where the run's report is."""
+    from pipeline.report import report_path
+
+    with contextlib.closing(duckdb.connect(str(warehouse), read_only=True)) as conn:
+        as_of, rows_quarantined = conn.execute(
+            "select as_of_date, rows_quarantined from analytics.publications where run_id = ?", [run_id]
+        ).fetchone()
+        common = {
+            "warehouse": dg.MetadataValue.path(str(warehouse)),
+            "as_of_date": as_of.isoformat(),
+            "report": dg.MetadataValue.path(str(report_path(warehouse, as_of, run_id))),
+        }
+        metadata = {
+            model: {
+                **common,
+                "dagster/row_count": conn.execute(f"select count(*) from analytics.{model}").fetchone()[0],
+            }
+            for model in PUBLISHED_MODELS
+        }
+        pareto_a = conn.execute(
+            f"select share_of_revenue from analytics.{KPIS_MODEL} where dimension = 'pareto_class' and segment = 'A'"
+        ).fetchone()
+        metadata[ACCOUNTS_MODEL].update({
+            "segment distribution": _table(
+                conn,
+                f"""select dimension, segment, accounts, round(share_of_accounts * 100, 1) as pct_of_accounts,
+                           revenue, round(share_of_revenue * 100, 1) as pct_of_revenue
+                    from analytics.{KPIS_MODEL} order by dimension, accounts desc, segment""",
+            ),
+            "quarantined rows": rows_quarantined,
+            "pareto class A share of revenue": None if not pareto_a or pareto_a[0] is None else round(pareto_a[0], 4),
+        })
+        metadata[QUARANTINE_MODEL]["by reason"] = _table(
+            conn,
+            f"""select source, entity, reason_code, count(*) as rows_quarantined
+                from analytics.{QUARANTINE_MODEL} group by all order by rows_quarantined desc, source, entity""",
         )
+        metadata["segment_changes"]["changes per dimension"] = _table(
+            conn,
+            """select dimension, change_cause, count(*) as accounts
+               from analytics.segment_changes group by all order by accounts desc, dimension, change_cause""",
+        )
+        metadata["owner_portfolios"]["overloaded owners"] = conn.execute(
+            "select count(*) from analytics.owner_portfolios where is_overloaded"
+        ).fetchone()[0]
+    return metadata
+
+
+@dg.asset(
+    key=dg.AssetKey(["reports", "run_report"]),
+    deps=[dg.AssetKey(["analytics", model]) for model in PUBLISHED_MODELS],
+    group_name="published",
+    kinds={"html", "plotly"},
+    description="One self-contained HTML report per publication, beside the warehouse: segments, "
+    "Pareto curve, migrations since the previous publication, to_be_defined shares, quarantine, capacity.",
+)
+def run_report(context: dg.AssetExecutionContext, run_settings: RunSettings) -> dg.MaterializeResult:
+    """Written from the published file only. The publication has happened by now: a
+    report that cannot be written is a warning, not a failed run."""
+    from pipeline.report import write_run_report
+
+    paths = run_settings.paths()
+    try:
+        path = write_run_report(paths.warehouse, context.run.run_id, config_file=paths.config_file)
+    except Exception as error:  # noqa: BLE001 - reported, never hides the publication
+        context.log.warning(f"warning: the run report could not be written: {error}")
+        return dg.MaterializeResult(metadata={"error": str(error)})
+    context.log.info(f"report: {path}")
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})

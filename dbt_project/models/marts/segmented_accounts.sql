@@ -9,16 +9,10 @@
     'int_segments__profile', 'int_segments__lifecycle', 'int_segments__commercial',
     'int_segments__credit', 'int_segments__fit',
 ] -%}
-{#- The overridable segment dimensions, in the published column order. -#}
-{%- set dimensions = [
-    'party_type', 'tenure', 'market', 'value_tier', 'pareto_class', 'lifecycle_stage',
-    'region', 'industry_vertical', 'size_tier',
-    'sales_channel_group', 'service_level', 'product_mix', 'payment_terms_bucket',
-    'payment_behaviour', 'risk_profile', 'dunning_strategy', 'collector_level',
-    'icp_fit', 'potential_tier', 'buying_readiness',
-] -%}
-{#- Attributes with a reason that are not overridable (not capped / booleans). -#}
-{%- set attributes = ['primary_product_line', 'early_payment_discount', 'credit_hold'] -%}
+{#- The overridable segment dimensions, in the published column order, and the
+    attributes with a reason that are not overridable (macros/dimensions.sql). -#}
+{%- set dimensions = segment_dimensions() -%}
+{%- set attributes = segment_attributes() -%}
 
 with accounts as (
     select * from {{ ref('int_accounts__enriched') }}
