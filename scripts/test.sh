@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
+scripts/install_browser.sh   # Debian's Chromium for tests/test_browser.py
 exec .venv/bin/python -m pytest -m "not slow" "$@"
