@@ -30,14 +30,11 @@ def test_every_dbt_unit_test_runs_and_passes(empty_built_work_db):
 
 def test_unknown_configuration_key_fails_compilation(empty_built_work_db, tmp_path):
     """A model asking for a key that is not in the configuration must not read null."""
-    probe = DBT_PROJECT_DIR / "analyses"
-    probe.mkdir(exist_ok=True)
-    (probe / "probe_missing_key.sql").write_text("select {{ cfg_number('dimensions.value_tier.no_such_key') }}")
-    try:
-        work_db, _ = empty_built_work_db
-        result = run_dbt(["compile", "--select", "probe_missing_key"], work_db, tmp_path / "target")
-    finally:
-        (probe / "probe_missing_key.sql").unlink()
-        probe.rmdir()
+    # --inline: nothing is written into the project, which a concurrent run may be parsing.
+    work_db, _ = empty_built_work_db
+    result = run_dbt(
+        ["compile", "--inline", "select {{ cfg_number('dimensions.value_tier.no_such_key') }}"],
+        work_db, tmp_path / "target",
+    )
     assert result.returncode != 0
     assert "dimensions.value_tier.no_such_key" in result.stdout + result.stderr
