@@ -2,9 +2,13 @@
 
     segmentation run [--landing DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
                      [--config FILE] [--overrides FILE] [--allow-row-drop]
+    segmentation backfill --from YYYY-MM-DD --to YYYY-MM-DD [--landing DIR] [--warehouse FILE]
+                          [--config FILE] [--overrides FILE] [--allow-row-drop]
     segmentation demo-data --out DIR [--accounts N] [--seed S] [--as-of YYYY-MM-DD]
     segmentation rollback [--warehouse FILE] [--reason TEXT]
+    segmentation docs [--warehouse FILE] [--config FILE]
     segmentation reliability [--full] [--cases NAME,...]
+    segmentation what-if --config FILE [--landing DIR] [--warehouse FILE] [--overrides FILE]
 
 `run` executes the same Dagster job as the nightly schedule, prints progress and a
 summary, and exits 0 only when the run published.
@@ -13,7 +17,7 @@ summary, and exits 0 only when the run published.
 import argparse
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.config import ConfigError, load_config
@@ -43,12 +47,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overrides", help="overrides CSV (env SEGMENTATION_OVERRIDES, default <landing>/overrides.csv)")
     run.add_argument("--allow-row-drop", action="store_true", help="accept a fall of the published row count over the gate's limit, for this run")
 
+    backfill = commands.add_parser(
+        "backfill",
+        help="run the nightly job for every date of a range, oldest first (builds the segment history "
+        "as running those nights did)",
+    )
+    backfill.add_argument("--from", dest="first", type=_as_of_arg, required=True, help="first as-of date")
+    backfill.add_argument("--to", dest="last", type=_as_of_arg, required=True, help="last as-of date (included)")
+    for flag in ("--landing", "--warehouse", "--config", "--overrides"):
+        backfill.add_argument(flag, help=next(a.help for a in run._actions if flag in a.option_strings))
+    backfill.add_argument("--allow-row-drop", action="store_true", help="accept a large fall of the row count on every date")
+
     demo = commands.add_parser("demo-data", help="write realistic demo extracts into a landing folder")
     demo.add_argument("--out", required=True, help="landing folder to write")
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--as-of", type=_as_of_arg, help="last extract date (default today, UTC)")
     demo.add_argument("--format", choices=["csv", "parquet", "mixed"], default="csv", dest="file_format")
+
+    docs = commands.add_parser(
+        "docs", help="write dbt's documentation of the models and columns as one page beside the warehouse"
+    )
+    docs.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
+    docs.add_argument("--config", help="rules configuration laid over the defaults (env SEGMENTATION_CONFIG)")
 
     rollback = commands.add_parser("rollback", help="restore the previous publication of the warehouse atomically")
     rollback.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
@@ -63,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     reliability.add_argument("--work-dir", help="where the case folders go (default: a temporary folder, removed)")
     reliability.add_argument("--keep", action="store_true", help="with --work-dir: keep every case folder (failed ones are always kept there)")
     reliability.add_argument("--verbose", action="store_true", help="show the pipeline's progress output")
+
+    what_if = commands.add_parser(
+        "what-if",
+        help="compute every dimension with a candidate configuration on the inputs of the latest publication "
+        "and show which accounts would move (publishes nothing)",
+    )
+    what_if.add_argument("--config", required=True, help="the candidate rules configuration, laid over the defaults")
+    what_if.add_argument("--landing", help="landing folder (env SEGMENTATION_LANDING_DIR, default data/landing)")
+    what_if.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
+    what_if.add_argument("--overrides", help="overrides CSV (env SEGMENTATION_OVERRIDES, default <landing>/overrides.csv)")
+    what_if.add_argument("--examples", type=int, default=3, help="example account ids per move (default 3)")
     return parser
 
 
@@ -74,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_command(args)
     if args.command == "rollback":
         return rollback_command(args)
+    if args.command == "what-if":
+        return what_if_command(args)
+    if args.command == "backfill":
+        return backfill_command(args)
+    if args.command == "docs":
+        return docs_command(args)
     return demo_data_command(args)
 
 
@@ -93,21 +131,30 @@ def demo_data_command(args: argparse.Namespace) -> int:
     return EXIT_PUBLISHED
 
 
-def run_command(args: argparse.Namespace) -> int:
+def _run_paths(args: argparse.Namespace):
+    """The run's paths and configuration, or None after saying what is wrong."""
     paths = RunPaths.resolve(args.landing, args.warehouse, args.config, args.overrides)
     try:
         config = load_config(paths.config_file)
     except ConfigError as error:
         print(f"segmentation: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    as_of = resolve_as_of(args.as_of, config.general.timezone)
+        return None
     if not paths.landing_dir.is_dir():
         print(
             f"segmentation: landing folder {paths.landing_dir} does not exist "
             "(write demo extracts with `segmentation demo-data --out DIR`, or pass --landing)",
             file=sys.stderr,
         )
+        return None
+    return paths, config
+
+
+def run_command(args: argparse.Namespace) -> int:
+    resolved = _run_paths(args)
+    if resolved is None:
         return EXIT_USAGE
+    paths, config = resolved
+    as_of = resolve_as_of(args.as_of, config.general.timezone)
 
     print(f"segmentation run as of {as_of} | landing {paths.landing_dir} | warehouse {paths.warehouse}", file=sys.stderr)
     from pipeline.runner import run_nightly_job
@@ -118,6 +165,49 @@ def run_command(args: argparse.Namespace) -> int:
     )
     print(outcome.summary())
     return EXIT_PUBLISHED if outcome.published else EXIT_NOT_PUBLISHED
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    """Every date from --from to --to, oldest first, each a full run of the nightly job
+    (the history is built in date order; a date older than the latest publication
+    rebuilds it from that date on). Stops at the first run that does not publish."""
+    if args.last < args.first:
+        print("segmentation backfill: --to is before --from", file=sys.stderr)
+        return EXIT_USAGE
+    resolved = _run_paths(args)
+    if resolved is None:
+        return EXIT_USAGE
+    paths, _config = resolved
+    from pipeline.runner import run_nightly_job
+
+    days = (args.last - args.first).days + 1
+    for offset in range(days):
+        as_of = args.first + timedelta(days=offset)
+        print(f"segmentation backfill {offset + 1}/{days}: as of {as_of}", file=sys.stderr)
+        outcome = run_nightly_job(
+            paths, as_of, allow_row_drop=args.allow_row_drop,
+            overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)),
+        )
+        print(outcome.summary().splitlines()[0])
+        if not outcome.published:
+            print(outcome.summary())
+            print(f"backfill stopped at {as_of}: later dates were not run", file=sys.stderr)
+            return EXIT_NOT_PUBLISHED
+    return EXIT_PUBLISHED
+
+
+def docs_command(args: argparse.Namespace) -> int:
+    from pipeline.docs import DocsError, generate_docs
+
+    paths = RunPaths.resolve(warehouse=args.warehouse, config_file=args.config)
+    try:
+        config = load_config(paths.config_file)
+        page = generate_docs(paths, config, resolve_as_of(None, config.general.timezone))
+    except (ConfigError, DocsError) as error:
+        print(f"segmentation docs: {error}", file=sys.stderr)
+        return EXIT_NOT_PUBLISHED
+    print(f"documentation: {page} (open it in a browser; `dbt docs serve` is not needed)")
+    return EXIT_PUBLISHED
 
 
 def rollback_command(args: argparse.Namespace) -> int:
@@ -167,6 +257,29 @@ def reliability_command(args: argparse.Namespace) -> int:
         report = run_report(cases, root, quiet=not args.verbose, keep=args.keep, progress=progress)
         print(report.table())
     return EXIT_PUBLISHED if report.ok else EXIT_NOT_PUBLISHED
+
+
+def what_if_command(args: argparse.Namespace) -> int:
+    """Exit 0 when the comparison was produced, 2 on a usage, configuration or
+    no-publication error (nothing ran), 1 when the candidate build failed."""
+    try:  # before the (slow) pipeline imports: a bad candidate is refused at once
+        load_config(Path(args.config))
+    except ConfigError as error:
+        print(f"segmentation what-if: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    from pipeline.what_if import WhatIfError, run_what_if
+
+    paths = RunPaths.resolve(args.landing, args.warehouse, None, args.overrides)
+    try:
+        result = run_what_if(
+            paths, Path(args.config), examples_per_move=max(1, args.examples),
+            overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)),
+        )
+    except WhatIfError as error:
+        print(f"segmentation what-if: {error}", file=sys.stderr)
+        return error.exit_code
+    print(result.summary())
+    return EXIT_PUBLISHED if result.report_error is None else EXIT_NOT_PUBLISHED
 
 
 def console_main() -> None:

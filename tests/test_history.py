@@ -218,3 +218,21 @@ def test_dbt_docs_document_the_published_models_and_their_columns(three_nights):
     described = {node["name"]: node["description"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     assert "Type-2 history" in described["segment_history"]
     assert "segment_kpis" in page.read_text(encoding="utf-8")
+
+
+def test_backfill_command_runs_each_date_oldest_first(tmp_path, capsys):
+    from pipeline.cli import main
+
+    landing = tmp_path / "landing"
+    generate_demo_data(landing, accounts=120, seed=5, as_of=D3)
+    warehouse = tmp_path / "warehouse" / "segments.duckdb"
+    first = date(2026, 11, 21)
+    code = main(["backfill", "--from", first.isoformat(), "--to", D3.isoformat(),
+                 "--landing", str(landing), "--warehouse", str(warehouse)])
+    assert code == 0, capsys.readouterr()
+    publications = _query(warehouse, "select as_of_date from analytics.publications order by published_at")
+    assert [row[0] for row in publications] == [first, D3]
+    starts = {row[0] for row in _query(warehouse, "select distinct valid_from from analytics.segment_history")}
+    assert first in starts and starts <= {first, D3}
+    assert main(["backfill", "--from", D3.isoformat(), "--to", first.isoformat(),
+                 "--landing", str(landing), "--warehouse", str(warehouse)]) == 2

@@ -5,9 +5,8 @@
     from D on are rebuilt, so a rerun of D or a backfill of an older date gives the
     history that running the dates in order gives. -#}
 with closed_before as (
-    select
-        account_id, dimension, segment_value, reason, is_override, change_cause,
-        ruleset_version, valid_from, valid_to, run_id
+    -- the staging model's column order is the history's: the union below relies on it
+    select *
     from {{ ref('stg_warehouse__segment_history') }}
     where valid_to < {{ as_of_date() }}
 ),
