@@ -287,7 +287,12 @@ def console_main() -> None:
     code = main()
     # After great-expectations has inspected DuckDB through SQLAlchemy, DuckDB's
     # nanobind bindings print a harmless "leaked instances" report during interpreter
-    # teardown; skip the teardown so the summary stays the last thing printed.
+    # teardown; skip the teardown so the summary stays the last thing printed. The
+    # multiprocessing finalizers still run: they unlink the semaphore of dbt's manifest
+    # lock, which the resource tracker would otherwise report as leaked.
+    import multiprocessing.util
+
+    multiprocessing.util._exit_function()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
