@@ -7,6 +7,7 @@
     segmentation demo-data --out DIR [--accounts N] [--seed S] [--as-of YYYY-MM-DD]
     segmentation rollback [--warehouse FILE] [--reason TEXT]
     segmentation docs [--warehouse FILE] [--config FILE]
+    segmentation bench [--accounts N] [--pandas-accounts N] [--format csv|parquet] [--work-dir DIR]
     segmentation reliability [--full] [--cases NAME,...]
     segmentation what-if --config FILE [--landing DIR] [--warehouse FILE] [--overrides FILE]
 
@@ -71,6 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
     docs.add_argument("--config", help="rules configuration laid over the defaults (env SEGMENTATION_CONFIG)")
 
+    bench = commands.add_parser(
+        "bench",
+        help="measure the pipeline per stage against the floor (one DuckDB script) and the pandas reference",
+    )
+    bench.add_argument("--accounts", type=int, default=10_000, help="demo accounts (default 10000)")
+    bench.add_argument("--pandas-accounts", type=int, default=100_000,
+                       help="largest scale for the pandas reference (default 100000); the pipeline is also run there")
+    bench.add_argument("--format", choices=["csv", "parquet"], default="csv", dest="file_format")
+    bench.add_argument("--work-dir", default="data/bench",
+                       help="where demo data (kept and reused) and the runs go (default data/bench)")
+
     rollback = commands.add_parser("rollback", help="restore the previous publication of the warehouse atomically")
     rollback.add_argument("--warehouse", help="warehouse file (env SEGMENTATION_WAREHOUSE, default data/warehouse/segments.duckdb)")
     rollback.add_argument("--reason", help="why, recorded in analytics.publications")
@@ -112,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         return backfill_command(args)
     if args.command == "docs":
         return docs_command(args)
+    if args.command == "bench":
+        return bench_command(args)
     return demo_data_command(args)
 
 
@@ -193,6 +207,24 @@ def backfill_command(args: argparse.Namespace) -> int:
             print(outcome.summary())
             print(f"backfill stopped at {as_of}: later dates were not run", file=sys.stderr)
             return EXIT_NOT_PUBLISHED
+    return EXIT_PUBLISHED
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from pipeline.bench.bench import BenchError, run_bench
+
+    if args.accounts < 1 or args.pandas_accounts < 1:
+        print("segmentation bench: --accounts and --pandas-accounts must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = run_bench(
+            args.accounts, Path(args.work_dir).resolve(), pandas_accounts=args.pandas_accounts,
+            file_format=args.file_format, progress=lambda message: print(f"bench: {message}", file=sys.stderr, flush=True),
+        )
+    except BenchError as error:
+        print(f"segmentation bench: {error}", file=sys.stderr)
+        return EXIT_NOT_PUBLISHED
+    print(result.table())
     return EXIT_PUBLISHED
 
 

@@ -17,6 +17,7 @@ class RunReport:
     passed_checks: int = 0
     warning_checks: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # for `segmentation bench`
 
 
 class _ProgressHandler(logging.Handler):
@@ -49,6 +50,7 @@ class _ProgressHandler(logging.Handler):
             self._print(f"  > {step}")
         elif kind == "STEP_SUCCESS":
             elapsed = time.monotonic() - self.started.get(step, time.monotonic())
+            self.report.step_seconds[step] = elapsed
             self._print(f"  ok {step} ({elapsed:.1f} s)")
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error

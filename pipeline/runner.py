@@ -2,6 +2,7 @@
 describe the outcome (what was published, quarantined, excluded, what failed)."""
 
 import contextlib
+import json
 import os
 import sys
 from collections import Counter
@@ -15,6 +16,8 @@ import duckdb
 from pipeline.defs.jobs import NIGHTLY_JOB_NAME, run_config_for
 from pipeline.progress import RunReport, progress_logger_def
 from pipeline.settings import RunPaths
+
+ENV_TIMINGS_FILE = "SEGMENTATION_TIMINGS_FILE"  # where a run writes its step durations (JSON)
 
 
 @dataclass
@@ -126,6 +129,9 @@ def run_nightly_job(
         and event.asset_key == dg.AssetKey(["analytics", "segmented_accounts"])
         for event in result.all_events
     )
+    if os.environ.get(ENV_TIMINGS_FILE):
+        # `segmentation bench` runs the command in a child process and reads this back
+        Path(os.environ[ENV_TIMINGS_FILE]).write_text(json.dumps(report.step_seconds), encoding="utf-8")
     quarantined, excluded, built = _ledger(paths, result.run_id)
     outcome = RunOutcome(result.run_id, as_of, paths, published, report, quarantined=quarantined, excluded=excluded)
     if published:

@@ -480,3 +480,37 @@ def test_hashes_row_counts_and_metadata(conn, landing):
         "drift_columns": ["mystery"],
         "missing_columns": list(result.files[0].missing_columns),
     }
+
+
+def test_next_night_reuses_unchanged_files_and_equals_a_full_load(conn, landing, tmp_path):
+    header = "invoice_id,account_id,invoice_date,currency,total_amount"
+    for day in (18, 19, 20):
+        write(landing, f"finance/invoices/2026-11-{day}.csv", f"{header}\nI{day},A1,2026-11-{day},EUR,{day}.00\n")
+    first = load(conn, landing, INVOICES, as_of=date(2026, 11, 20))
+    assert (first.reused_files, len(first.files)) == (0, 3)
+
+    # one more night: only the new file is read
+    write(landing, "finance/invoices/2026-11-21.csv", f"{header}\nI21,A1,2026-11-21,EUR,21.00\nI18,A1,2026-11-18,EUR,1.00\n")
+    second = load(conn, landing, INVOICES, as_of=date(2026, 11, 21))
+    assert (second.reused_files, len(second.files)) == (3, 4)
+    assert [f.as_dict() for f in second.files][:3] == [f.as_dict() for f in first.files]
+
+    # a file delivered again with other content is read again
+    write(landing, "finance/invoices/2026-11-19.csv", f"{header}\nI19,A1,2026-11-19,EUR,190.00\nI19b,A1,2026-11-19,EUR,5.00\n")
+    third = load(conn, landing, INVOICES, as_of=date(2026, 11, 21))
+    assert third.reused_files == 3
+    incremental = rows(conn, INVOICES)
+
+    fresh = duckdb.connect()
+    try:
+        full = load(fresh, landing, INVOICES, as_of=date(2026, 11, 21))
+        assert rows(fresh, INVOICES) == incremental
+        assert [f.as_dict() for f in full.files] == [f.as_dict() for f in third.files]
+    finally:
+        fresh.close()
+
+    # an older as-of date (a backfill) drops the rows of the later files
+    back = load(conn, landing, INVOICES, as_of=date(2026, 11, 19))
+    assert (back.reused_files, len(back.files)) == (2, 2)
+    assert {r[0] for r in rows(conn, INVOICES, "_file_name")} == {
+        "finance/invoices/2026-11-18.csv", "finance/invoices/2026-11-19.csv"}

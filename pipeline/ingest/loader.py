@@ -8,6 +8,13 @@ Layout: the contract columns of the entity in contract order, then `_file_name`
 
 Rows are read by DuckDB's own CSV and Parquet readers, one INSERT ... SELECT per file
 inside one transaction: a file that fails leaves the previous raw table untouched.
+
+Incremental nights: `raw._loaded_files` records which files (path, size, modification
+time, hash, rows) the raw table holds. The next load keeps the rows of every selected
+file whose path, size and modification time are unchanged (it is neither read nor
+hashed again), deletes the rows of files no longer selected or changed, and loads only
+the others; the result is the table a full load would build. A changed column contract
+rebuilds the table.
 Nothing from a file (path, header text) is pasted into SQL: paths and values are
 bound parameters, CSV columns are addressed by generated positional names, and the
 only file-derived identifiers (Parquet columns matched to a contract column) are
@@ -16,6 +23,7 @@ quoted.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,6 +40,7 @@ from pipeline.ingest.freshness import ExtractFreshness
 
 RAW_SCHEMA = "raw"
 META_COLUMNS = ("_file_name", "_extract_date", "_row_number")
+LEDGER_TABLE = f"{RAW_SCHEMA}._loaded_files"
 
 # The CSV dialect of the data contract, spelled out: nothing is sniffed. In DuckDB 2.0
 # `new_line` must stay unset (auto): an explicit new_line='\r\n' or '\n' that does not
@@ -89,6 +98,7 @@ class LoadResult(ExtractFreshness):
     ignored_later_files: tuple[str, ...]
     superseded_files: tuple[str, ...]  # snapshot: older extracts not read
     max_age_days: int | None
+    reused_files: int = 0  # files whose rows the raw table already held (not read again)
 
     @property
     def entity(self) -> str:
@@ -108,6 +118,7 @@ class LoadResult(ExtractFreshness):
             "as_of": self.as_of.isoformat(),
             "rows": self.rows,
             "file_count": len(self.files),
+            "files_reused": self.reused_files,
             "newest_extract_date": newest.isoformat() if newest else None,
             "extract_age_days": self.extract_age_days,
             "max_age_days": self.max_age_days,
@@ -286,18 +297,82 @@ def _drift_warnings(spec: EntitySpec, loads: list[FileLoad]) -> list[LandingWarn
     return warnings
 
 
-def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: EntitySelection) -> LoadResult:
-    """(Re)build `raw.<spec.name>` from the selected files, atomically.
+def _columns_signature(spec: EntitySpec) -> str:
+    return "\x1f".join(spec.columns)
 
-    Raises LandingError for a file that cannot be accepted; the previous raw table is
-    then left as it was. Runs in its own transaction (or in the caller's, if one is
-    open). Do not share `conn` between threads: give each load its own cursor.
+
+def _file_stat(path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _previous_loads(conn: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, tuple] | None:
+    """What the raw table holds now, by file: None when it must be rebuilt."""
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name IN (?, '_loaded_files')",
+        [RAW_SCHEMA, spec.name],
+    ).fetchone()[0]
+    if exists < 2:
+        return None
+    rows = conn.execute(
+        f"""SELECT relative_path, size_bytes, mtime_ns, sha256, extract_date, format, rows, drift_columns,
+                   missing_columns, columns_signature
+            FROM {LEDGER_TABLE} WHERE entity = ?""",
+        [spec.name],
+    ).fetchall()
+    if not rows or any(row[-1] != _columns_signature(spec) for row in rows):
+        return None
+    return {row[0]: row[1:-1] for row in rows}
+
+
+def _record_ledger(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, stats: dict[str, tuple[int, int]],
+                   loads: list[FileLoad]) -> None:
+    conn.execute(
+        f"""CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} (
+                entity VARCHAR, relative_path VARCHAR, size_bytes BIGINT, mtime_ns BIGINT, sha256 VARCHAR,
+                extract_date DATE, format VARCHAR, rows BIGINT, drift_columns VARCHAR[],
+                missing_columns VARCHAR[], columns_signature VARCHAR)"""
+    )
+    conn.execute(f"DELETE FROM {LEDGER_TABLE} WHERE entity = ?", [spec.name])
+    if not loads:
+        return
+    conn.executemany(
+        f"INSERT INTO {LEDGER_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [spec.name, load.relative_path, *stats[load.relative_path], load.sha256, load.extract_date, load.format,
+             load.rows, list(load.drift_columns), list(load.missing_columns), _columns_signature(spec)]
+            for load in loads
+        ],
+    )
+
+
+def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: EntitySelection) -> LoadResult:
+    """Bring `raw.<spec.name>` to exactly the rows of the selected files, atomically.
+
+    Files already loaded unchanged are kept (see the module docstring). Raises
+    LandingError for a file that cannot be accepted; the previous raw table is then
+    left as it was. Runs in its own transaction (or in the caller's, if one is open).
+    Do not share `conn` between threads: give each load its own cursor.
     """
     if selection.spec.name != spec.name:
         raise ValueError(f"selection is for {selection.spec.name}, not {spec.name}")
 
-    # every file is checked (bytes, encoding, header) before anything is written
-    inspections = [inspect_file(conn, spec, f) for f in selection.files]
+    stats = {f.relative_path: _file_stat(f.path) for f in selection.files}
+    previous = _previous_loads(conn, spec)
+    reused: dict[str, FileLoad] = {}
+    if previous is not None:
+        for f in selection.files:
+            known = previous.get(f.relative_path)
+            if known is not None and tuple(known[:2]) == stats[f.relative_path]:
+                _, _, sha256, extract_date, fmt, rows, drift, missing = known
+                reused[f.relative_path] = FileLoad(
+                    f.relative_path, extract_date, fmt, int(rows), sha256, int(known[0]),
+                    tuple(drift or ()), tuple(missing or ()),
+                )
+    stale = sorted(set(previous or ()) - set(reused))
+
+    # every file to read is checked (bytes, encoding, header) before anything is written
+    inspections = [inspect_file(conn, spec, f) for f in selection.files if f.relative_path not in reused]
 
     restore_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is False
     if restore_order:  # row_number() OVER () follows the file order only with this on
@@ -310,22 +385,27 @@ def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: En
             own_transaction = False
         try:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
-            conn.execute(_create_table_sql(spec))
-            loads = []
+            if previous is None:
+                conn.execute(_create_table_sql(spec))
+            elif stale:
+                conn.execute(
+                    f"DELETE FROM {raw_table_name(spec)} WHERE _file_name IN (SELECT unnest(?::VARCHAR[]))", [stale]
+                )
+            new_loads = {}
             for insp in inspections:
                 rows = _load_file(conn, spec, insp)
-                loads.append(
-                    FileLoad(
-                        relative_path=insp.file.relative_path,
-                        extract_date=insp.file.extract_date,
-                        format=insp.file.format,
-                        rows=rows,
-                        sha256=insp.sha256,
-                        size_bytes=insp.size_bytes,
-                        drift_columns=insp.drift_columns,
-                        missing_columns=insp.missing_columns,
-                    )
+                new_loads[insp.file.relative_path] = FileLoad(
+                    relative_path=insp.file.relative_path,
+                    extract_date=insp.file.extract_date,
+                    format=insp.file.format,
+                    rows=rows,
+                    sha256=insp.sha256,
+                    size_bytes=insp.size_bytes,
+                    drift_columns=insp.drift_columns,
+                    missing_columns=insp.missing_columns,
                 )
+            loads = [reused.get(f.relative_path) or new_loads[f.relative_path] for f in selection.files]
+            _record_ledger(conn, spec, stats, loads)
             if own_transaction:
                 conn.execute("COMMIT")
         except BaseException:
@@ -349,4 +429,5 @@ def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: En
         ignored_later_files=tuple(f.relative_path for f in selection.future_files),
         superseded_files=tuple(f.relative_path for f in selection.superseded_files),
         max_age_days=spec.max_age_days,
+        reused_files=len(reused),
     )

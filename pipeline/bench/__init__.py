@@ -1,0 +1,1 @@
+"""Benchmark helpers (issue 7): the floor script and its runner."""
