@@ -514,3 +514,43 @@ def test_next_night_reuses_unchanged_files_and_equals_a_full_load(conn, landing,
     assert (back.reused_files, len(back.files)) == (2, 2)
     assert {r[0] for r in rows(conn, INVOICES, "_file_name")} == {
         "finance/invoices/2026-11-18.csv", "finance/invoices/2026-11-19.csv"}
+
+
+def test_many_files_load_in_one_scan_with_row_numbers_per_file(conn, landing):
+    header = "invoice_id,account_id,invoice_date,currency,total_amount"
+    for day in range(1, 21):
+        body = "".join(f"I{day}-{i},A1,2026-11-{day:02d},EUR,{i}.00\n" for i in range(1, day + 1))
+        write(landing, f"finance/invoices/2026-11-{day:02d}.csv", f"{header}\n{body}")
+    result = load(conn, landing, INVOICES, as_of=date(2026, 11, 20))
+    assert [f.rows for f in result.files] == list(range(1, 21))
+    mismatched = conn.execute(
+        "SELECT count(*) FROM raw.finance__invoices "
+        "WHERE invoice_id <> 'I' || day(_extract_date) || '-' || _row_number"
+    ).fetchone()[0]
+    assert mismatched == 0
+
+
+def test_a_bad_file_among_many_is_named_with_its_line(conn, landing):
+    header = "invoice_id,account_id,invoice_date,currency,total_amount"
+    for day in (18, 19, 20):
+        extra = ",unexpected" if day == 19 else ""
+        write(landing, f"finance/invoices/2026-11-{day}.csv",
+              f"{header}\nI{day},A1,2026-11-{day},EUR,1.00\nJ{day},A1,2026-11-{day},EUR,2.00{extra}\n")
+    with pytest.raises(LandingError) as error:
+        load(conn, landing, INVOICES, as_of=date(2026, 11, 20))
+    assert "finance/invoices/2026-11-19.csv" in str(error.value) and "line 3" in str(error.value)
+    assert not conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'finance__invoices'"
+    ).fetchone()[0]
+
+
+def test_an_unclosed_quote_in_the_last_of_many_files_still_stops_the_load(conn, landing):
+    """DuckDB's multi-file CSV scan drops such a record silently: the loader must not."""
+    header = "invoice_id,account_id,invoice_date,currency,total_amount"
+    for day in range(1, 13):
+        write(landing, f"finance/invoices/2026-11-{day:02d}.csv", f"{header}\nI{day},A1,2026-11-{day:02d},EUR,1.00\n")
+    write(landing, "finance/invoices/2026-11-12.csv",
+          f'{header}\nI12,A1,2026-11-12,EUR,1.00\nBROKEN,"A1,2026-11-12,EUR,2.00\n')
+    with pytest.raises(LandingError) as error:
+        load(conn, landing, INVOICES, as_of=date(2026, 11, 12))
+    assert "finance/invoices/2026-11-12.csv" in str(error.value)

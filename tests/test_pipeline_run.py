@@ -184,3 +184,15 @@ def test_contact_personal_data_never_reaches_a_published_table(published):
             hits = _query(paths.warehouse, f'select count(*) from "{schema}"."{table}" where "{column}" in '
                                            f'(select unnest(?::varchar[]))', [sorted(emails)])[0][0]
             assert hits == 0, f"{schema}.{table}.{column} holds contact emails"
+
+
+def test_the_run_parameters_live_in_the_working_database_not_in_dbt_vars(published):
+    """dbt's vars stay the same from night to night (only the configuration), so its
+    partial-parsing cache in the warehouse's own target folder is reused."""
+    paths, outcome = published
+    # (other tests of this module build again in the same working database)
+    (as_of, run_id), = _query(paths.work_db, "select as_of_date, run_id from raw.run_context")
+    built_by = _query(paths.work_db, f"select distinct run_id from {model_relation('segmented_accounts')}")
+    assert as_of == AS_OF and built_by == [(run_id,)]
+    assert set(load_config().dbt_vars()) == {"segmentation"}
+    assert (paths.work_dir / "dbt-target" / "partial_parse.msgpack").is_file()

@@ -87,12 +87,19 @@
 {%- endmacro %}
 
 
-{#- The run's parameters, passed by the pipeline beside the configuration. -#}
+{#- The run's parameters. A nightly run writes them into raw.run_context (one row)
+    before dbt starts, so that the compiled project, and with it dbt's partial-parsing
+    cache, stays the same from night to night (--vars carries only the configuration).
+    A var given explicitly (unit tests, `segmentation docs`) is rendered as a literal. -#}
+{% macro run_context(column) -%}
+    (select {{ column }} from raw.run_context)
+{%- endmacro %}
+
+
 {% macro as_of_date() -%}
     {%- set value = var('as_of_date', none) -%}
     {%- if value is none -%}
-        {%- if execute -%}{{ exceptions.raise_compiler_error("var 'as_of_date' is missing") }}{%- endif -%}
-        cast(null as date)
+        {{ run_context('as_of_date') }}
     {%- elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
         cast({{ sql_string(value) }} as date)
     {%- else -%}
@@ -102,7 +109,11 @@
 
 
 {% macro run_var(name) -%}
-    {{- sql_string(var(name, 'unknown')) -}}
+    {%- if name not in ('run_id', 'ruleset_version') -%}
+        {{ exceptions.raise_compiler_error("unknown run parameter '" ~ name ~ "'") }}
+    {%- endif -%}
+    {%- set value = var(name, none) -%}
+    {{- run_context(name) if value is none else sql_string(value) -}}
 {%- endmacro %}
 
 

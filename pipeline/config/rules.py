@@ -558,14 +558,20 @@ class SegmentationConfig(_Strict):
         schedule, the gate's thresholds or the owners' capacity."""
         return self.model_dump(mode="json", exclude={"schedule", "gate", "capacity"})
 
-    def dbt_vars(self, as_of: date, run_id: str) -> dict[str, Any]:
-        """The `--vars` of a dbt invocation for one run (see dbt_project/macros/config.sql)."""
-        return {
-            "segmentation": self.rules(),
-            "as_of_date": as_of.isoformat(),
-            "run_id": run_id,
-            "ruleset_version": ruleset_version(self),
-        }
+    def dbt_vars(self, as_of: date | None = None, run_id: str | None = None) -> dict[str, Any]:
+        """The `--vars` of a dbt invocation (see dbt_project/macros/config.sql).
+
+        The nightly run passes only the configuration and writes the as-of date, run id
+        and ruleset version into raw.run_context (`run_context_row`), so that the vars
+        stay the same from night to night; tests and docs pass them here instead."""
+        values: dict[str, Any] = {"segmentation": self.rules()}
+        if as_of is not None:
+            values.update(as_of_date=as_of.isoformat(), run_id=run_id or "unknown", ruleset_version=ruleset_version(self))
+        return values
+
+    def run_context_row(self, as_of: date, run_id: str) -> dict[str, Any]:
+        """raw.run_context of a nightly run: what the models read as the run's parameters."""
+        return {"as_of_date": as_of, "run_id": run_id, "ruleset_version": ruleset_version(self)}
 
 
 def _overlay(base: dict, overlay: dict) -> dict:

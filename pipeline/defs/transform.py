@@ -18,6 +18,7 @@ from dagster_dbt import (
 
 from pipeline.dbt_project import DBT_EXECUTABLE, ensure_manifest, segmentation_dbt_project
 from pipeline.defs.resources import RunSettings
+from pipeline.work_db import connect_work_db
 
 
 class SegmentationDbtTranslator(DagsterDbtTranslator):
@@ -42,13 +43,28 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     """Build and test every model in the run's working database."""
     paths = run_settings.paths()
     config = run_settings.config()
-    dbt_vars = config.dbt_vars(run_settings.as_of_date(), context.run.run_id)
+    write_run_context(paths.work_db, config.run_context_row(run_settings.as_of_date(), context.run.run_id))
     # The profile reads the working database path from the environment (no path in the repo).
     os.environ["SEGMENTATION_WORK_DB"] = str(paths.work_db)
     # Unit tests pin the default rules; they run in the test suite, not against a
     # business configuration at night.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
-    yield from dbt.cli(args, context=context).stream()
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(config.dbt_vars())]
+    # One target folder per warehouse, kept between nights: dbt re-parses only what
+    # changed (the vars are the same every night), and runs on other warehouses never
+    # share it.
+    target = paths.work_dir / "dbt-target"
+    yield from dbt.cli(args, context=context, target_path=target).stream()
+
+
+def write_run_context(work_db, row: Mapping[str, Any]) -> None:
+    """raw.run_context: the one row of run parameters the models read (macros/config.sql)."""
+    with connect_work_db(work_db) as conn:
+        conn.execute("create schema if not exists raw")
+        conn.execute(
+            "create or replace table raw.run_context as "
+            "select cast(? as date) as as_of_date, cast(? as varchar) as run_id, cast(? as varchar) as ruleset_version",
+            [row["as_of_date"], row["run_id"], row["ruleset_version"]],
+        )
 
 
 dbt_resource = DbtCliResource(project_dir=segmentation_dbt_project, dbt_executable=DBT_EXECUTABLE)

@@ -40,6 +40,9 @@ class FileInspection:
     mixed_line_endings: bool = False  # CSV: both CRLF and bare LF occur
     duckdb_names: tuple[str, ...] = ()  # Parquet: the names DuckDB gives the columns
     duckdb_types: tuple[str, ...] = ()  # Parquet: their DuckDB types
+    # CSV without a single quote character: every record is one line, so the number of
+    # data rows is known from the bytes alone (the loader checks DuckDB against it)
+    unquoted_data_rows: int | None = None
 
 
 def duckdb_path(path: object) -> str:
@@ -55,11 +58,13 @@ def _fix_encoding_hint() -> str:
     return "re-export it as UTF-8 (a Latin-1 / Windows-1252 export is the usual cause) and deliver it again"
 
 
-def hash_file(file: LandingFile, *, check_utf8: bool) -> tuple[str, int, bool]:
+def hash_file(file: LandingFile, *, check_utf8: bool) -> tuple[str, int, bool, int | None]:
     """sha256 and size of the file's bytes; for CSV also checks UTF-8 and line endings.
 
-    Returns (sha256, size, mixed_line_endings).
+    Returns (sha256, size, mixed_line_endings, lines): `lines` is the number of lines
+    when the file holds no quote character (None otherwise, and for non-CSV files).
     """
+    quotes = 0
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     size = 0
@@ -93,6 +98,7 @@ def hash_file(file: LandingFile, *, check_utf8: bool) -> tuple[str, int, bool]:
                             line=line,
                         ) from None
                 newlines += chunk.count(b"\n")
+                quotes += chunk.count(b'"')
                 crlf += chunk.count(b"\r\n") + (previous_last == b"\r" and chunk[:1] == b"\n")
                 previous_last = chunk[-1:]
             size += len(chunk)
@@ -108,7 +114,10 @@ def hash_file(file: LandingFile, *, check_utf8: bool) -> tuple[str, int, bool]:
                 line=newlines + 1,
             ) from None
     mixed = crlf > 0 and newlines > crlf
-    return digest.hexdigest(), size, mixed
+    lines = None
+    if check_utf8 and quotes == 0:
+        lines = newlines + (1 if size and previous_last != b"\n" else 0)
+    return digest.hexdigest(), size, mixed, lines
 
 
 def _read_csv_header(file: LandingFile, size: int) -> tuple[list[str], bool]:
@@ -204,7 +213,7 @@ def map_columns(
 
 
 def inspect_csv(spec: EntitySpec, file: LandingFile) -> FileInspection:
-    sha, size, mixed = hash_file(file, check_utf8=True)
+    sha, size, mixed, lines = hash_file(file, check_utf8=True)
     if size == 0 or (size == len(_UTF8_BOM) and file.path.read_bytes() == _UTF8_BOM):
         raise LandingError(
             f"{file.relative_path}: the file is empty (no header row); deliver the extract again "
@@ -213,7 +222,10 @@ def inspect_csv(spec: EntitySpec, file: LandingFile) -> FileInspection:
         )
     header, has_data = _read_csv_header(file, size)
     mapping, drift, missing = map_columns(spec, header, file.relative_path)
-    return FileInspection(file, size, sha, tuple(header), mapping, drift, missing, has_data, mixed)
+    return FileInspection(
+        file, size, sha, tuple(header), mapping, drift, missing, has_data, mixed,
+        unquoted_data_rows=None if lines is None else max(lines - 1, 0),
+    )
 
 
 def _top_level_parquet_names(rows: list[tuple[str, int | None]]) -> list[str]:
@@ -247,7 +259,7 @@ def parquet_problem(file: LandingFile, exc: Exception) -> LandingError:
 
 
 def inspect_parquet(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, file: LandingFile) -> FileInspection:
-    sha, size, _ = hash_file(file, check_utf8=False)
+    sha, size, _, _ = hash_file(file, check_utf8=False)
     if size == 0:
         raise LandingError(
             f"{file.relative_path}: the file is empty (0 bytes), not a Parquet file; deliver the extract again",
