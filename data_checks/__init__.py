@@ -4,7 +4,10 @@ from data_checks.segmented_accounts import (
     DataCheckError,
     ExpectationOutcome,
     SuiteResult,
+    preload_great_expectations,
     validate_segmented_accounts,
 )
 
-__all__ = ["DataCheckError", "ExpectationOutcome", "SuiteResult", "validate_segmented_accounts"]
+__all__ = [
+    "DataCheckError", "ExpectationOutcome", "SuiteResult", "preload_great_expectations", "validate_segmented_accounts",
+]

@@ -344,6 +344,15 @@ def validate_segmented_accounts(
     )
 
 
+def preload_great_expectations() -> None:
+    """Import great-expectations ahead of the gate (about 5 s), e.g. in a thread while
+    the process only waits for dbt; the gate then finds the modules loaded."""
+    import great_expectations  # noqa: F401
+    import great_expectations.expectations  # noqa: F401
+    import sqlalchemy  # noqa: F401
+    from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
+
+
 def _run_great_expectations(
     db_path: Path,
     schema: str,

@@ -32,9 +32,10 @@ def _record_loaded_files(conn, run_id: str, spec: EntitySpec, result) -> None:
     conn.execute("create schema if not exists audit")
     conn.execute("create table if not exists audit.loaded_files (run_id varchar, entity varchar, file varchar)")
     conn.execute("delete from audit.loaded_files where run_id = ? and entity = ?", [run_id, spec.name])
-    for file in result.files:
+    if result.files:  # one statement: a delta entity has a file per day of history
         conn.execute(
-            "insert into audit.loaded_files values (?, ?, ?)", [run_id, spec.name, json.dumps(file.as_dict())]
+            "insert into audit.loaded_files select ?, ?, unnest(?::varchar[])",
+            [run_id, spec.name, [json.dumps(file.as_dict()) for file in result.files]],
         )
 
 

@@ -5,6 +5,7 @@ each model), never from a list of model names."""
 
 import json
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,7 +54,18 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     # changed (the vars are the same every night), and runs on other warehouses never
     # share it.
     target = paths.work_dir / "dbt-target"
+    # This process only waits while dbt runs: load the gate's great-expectations now.
+    threading.Thread(target=_preload_gate, name="preload-great-expectations", daemon=True).start()
     yield from dbt.cli(args, context=context, target_path=target).stream()
+
+
+def _preload_gate() -> None:
+    from data_checks import preload_great_expectations
+
+    try:
+        preload_great_expectations()
+    except Exception:  # noqa: BLE001 - the gate imports it again and reports any error
+        pass
 
 
 def write_run_context(work_db, row: Mapping[str, Any]) -> None:

@@ -41,6 +41,7 @@ from pipeline.ingest.freshness import ExtractFreshness
 RAW_SCHEMA = "raw"
 META_COLUMNS = ("_file_name", "_extract_date", "_row_number")
 LEDGER_TABLE = f"{RAW_SCHEMA}._loaded_files"
+METADATA_FILES = 20
 
 # The CSV dialect of the data contract, spelled out: nothing is sniffed. In DuckDB 2.0
 # `new_line` must stay unset (auto): an explicit new_line='\r\n' or '\n' that does not
@@ -123,7 +124,9 @@ class LoadResult(ExtractFreshness):
             "extract_age_days": self.extract_age_days,
             "max_age_days": self.max_age_days,
             "stale": self.is_stale,
-            "files": [f.as_dict() for f in self.files],
+            # the newest files; every file with its hash is in the publication record
+            # (analytics.publications.input_files): a delta entity has one per day of history
+            "files": [f.as_dict() for f in self.files[-METADATA_FILES:]],
             "drift_columns": sorted({c for f in self.files for c in f.drift_columns}),
             "warning_count": len(self.warnings),
             "warnings": [w.message for w in self.warnings],
