@@ -149,10 +149,17 @@ def _insert_prefix(spec: EntitySpec) -> str:
     return f"INSERT INTO {raw_table_name(spec)} ({names})"
 
 
-def _csv_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+def _csv_columns(spec: EntitySpec, insp: FileInspection) -> tuple[str, list[str]]:
+    """read_csv's `columns` (generated positional names, all VARCHAR) and the select
+    expression of each contract column (null when the file lacks it)."""
     positional = [f"c{i:05d}" for i in range(len(insp.header))]
     columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in positional) + "}"
     exprs = [positional[insp.mapping[c]] if c in insp.mapping else "CAST(NULL AS VARCHAR)" for c in spec.columns]
+    return columns, exprs
+
+
+def _csv_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+    columns, exprs = _csv_columns(spec, insp)
     return (
         f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
         "CAST($extract_date AS DATE), CAST(row_number() OVER () AS BIGINT) "
@@ -164,9 +171,7 @@ def _csv_batch_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
     """One scan of many CSV files that share a header layout. Rows come in file order
     and, within a file, in line order (preserve_insertion_order): a file's row number is
     its rows' position in the scan minus the position of its first row."""
-    positional = [f"c{i:05d}" for i in range(len(insp.header))]
-    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in positional) + "}"
-    exprs = [positional[insp.mapping[c]] if c in insp.mapping else "CAST(NULL AS VARCHAR)" for c in spec.columns]
+    columns, exprs = _csv_columns(spec, insp)
     return (
         f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, files.file_name, files.extract_date, "
         "CAST(scan_position - min(scan_position) OVER (PARTITION BY scanned.filename) + 1 AS BIGINT) "
