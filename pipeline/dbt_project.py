@@ -1,10 +1,13 @@
 """The one DbtProject of the code location, in its own module so that importing it
 is cheap and the manifest can be prepared before the definitions load."""
 
+import json
 import os
 import shutil
 import sys
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 
@@ -41,3 +44,10 @@ def ensure_manifest() -> Path:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file_mtime():
         segmentation_dbt_project.preparer.prepare(segmentation_dbt_project)
     return manifest
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The prepared manifest, read once per process (model relations, contract
+    columns, source column types)."""
+    return json.loads(ensure_manifest().read_text(encoding="utf-8"))

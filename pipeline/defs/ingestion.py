@@ -12,7 +12,7 @@ import pycountry
 from dagster_dbt import get_asset_keys_by_output_name_for_source
 
 from pipeline.config import EntitySpec, load_entity_specs
-from pipeline.dbt_project import segmentation_dbt_project
+from pipeline.dbt_project import manifest
 from pipeline.defs.resources import RunSettings
 from pipeline.defs.transform import segmentation_dbt_models
 from pipeline.ingest import LandingError, discover, load_entity
@@ -102,8 +102,7 @@ WAREHOUSE_TABLES = {"segment_history": "analytics.segment_history", "publication
 def _warehouse_source_columns(table: str) -> list[tuple[str, str]]:
     """(name, type) of a `warehouse` source table, from its dbt YAML (the one place
     they are declared)."""
-    manifest = json.loads(segmentation_dbt_project.manifest_path.read_text(encoding="utf-8"))
-    for node in manifest["sources"].values():
+    for node in manifest()["sources"].values():
         if node["source_name"] == WAREHOUSE_SOURCE and node["name"] == table:
             return [(name, column["data_type"]) for name, column in node["columns"].items()]
     raise KeyError(f"dbt source {WAREHOUSE_SOURCE}.{table} not found: declare it in dbt_project/models/staging/warehouse/")

@@ -18,7 +18,7 @@ import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from pipeline.config import ruleset_version
-from pipeline.dbt_project import segmentation_dbt_project
+from pipeline.dbt_project import manifest
 from pipeline.defs.resources import RunSettings
 from pipeline.defs.transform import segmentation_dbt_models
 from pipeline.publish import (
@@ -53,8 +53,7 @@ def model_key(model: str) -> dg.AssetKey:
 
 @cache
 def _manifest_nodes() -> dict[str, Any]:
-    manifest = json.loads(segmentation_dbt_project.manifest_path.read_text(encoding="utf-8"))
-    return {node["name"]: node for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+    return {node["name"]: node for node in manifest()["nodes"].values() if node["resource_type"] == "model"}
 
 
 def model_relation(model: str) -> str:
