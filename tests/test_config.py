@@ -69,3 +69,12 @@ def test_missing_or_malformed_file_is_refused(tmp_path):
         load_config(tmp_path / "absent.yml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         _load(tmp_path, "dimensions: [unclosed\n")
+
+
+def test_history_and_capacity_defaults_are_those_of_issue_6():
+    """At most 150 accounts and 15 key accounts per owner; a segment share moving more
+    than 5 percentage points in one night is a warning."""
+    config = load_config()
+    assert (config.capacity.default.max_accounts, config.capacity.default.max_key_accounts) == (150, 15)
+    assert config.capacity.key_account_stage == "key"
+    assert config.gate.segment_share_move_warning == 0.05
