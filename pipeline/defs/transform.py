@@ -21,6 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipeline import incremental
 from pipeline.dbt_project import DBT_EXECUTABLE, ensure_manifest, segmentation_dbt_project
 from pipeline.defs.resources import RunSettings
 from pipeline.work_db import connect_work_db
@@ -49,11 +50,14 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     paths = run_settings.paths()
     config = run_settings.config()
     write_run_context(paths.work_db, config.run_context_row(run_settings.as_of_date(), context.run.run_id))
+    with connect_work_db(paths.work_db) as conn:
+        plan = incremental.plan_build(conn)
+    context.log.info(f"dbt: {plan.describe()}")
     # The profile reads the working database path from the environment (no path in the repo).
     os.environ["SEGMENTATION_WORK_DB"] = str(paths.work_db)
     # Unit tests pin the default rules; they run in the test suite, not against a
     # business configuration at night.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(config.dbt_vars())]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(config.dbt_vars()), *plan.dbt_args]
     # One target folder per warehouse, kept between nights: dbt re-parses only what
     # changed (the vars are the same every night), and runs on other warehouses never
     # share it.
@@ -61,6 +65,8 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     # This process only waits while dbt runs: load the gate's great-expectations now.
     threading.Thread(target=_preload_gate, name="preload-great-expectations", daemon=True).start()
     yield from dbt.cli(args, context=context, target_path=target).stream()
+    with connect_work_db(paths.work_db) as conn:
+        incremental.record_build(conn)
 
 
 def _preload_gate() -> None:

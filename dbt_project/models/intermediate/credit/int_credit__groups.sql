@@ -15,6 +15,18 @@ with accounts as (
         and crm.exclusion_reason is null
 ),
 
+-- the members of every group id: the account bearing it and its children. Two
+-- equality joins, not one join on `a or b`, which DuckDB can only run as a nested
+-- loop (quadratic in accounts).
+group_members as (
+    select account_id as group_account_id, account_id as member_account_id
+    from accounts
+    union
+    select parent_account_id as group_account_id, account_id as member_account_id
+    from accounts
+    where parent_account_id is not null
+),
+
 metrics as (
     select account_id, open_ar
     from {{ ref('int_credit__account_metrics') }}
@@ -26,9 +38,8 @@ select
     count(*) as group_members,
     round(sum(metrics.open_ar), 2) as group_open_ar
 from accounts
-inner join accounts as members
-    on members.account_id = accounts.group_account_id
-    or members.parent_account_id = accounts.group_account_id
+inner join group_members
+    on group_members.group_account_id = accounts.group_account_id
 inner join metrics
-    on members.account_id = metrics.account_id
+    on group_members.member_account_id = metrics.account_id
 group by accounts.account_id, accounts.group_account_id

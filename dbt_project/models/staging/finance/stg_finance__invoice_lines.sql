@@ -1,7 +1,10 @@
 {%- set typed = {'quantity': 'number', 'net_amount': 'number', 'cost_amount': 'number'} -%}
 
+{%- set delta_key = ['invoice_id', 'line_number'] -%}
+{{ delta_state_config(delta_key) }}
+
 with merged as (
-    {{ newest_delta_rows(source('finance', 'invoice_lines'), ['invoice_id', 'line_number']) }}
+    {{ newest_delta_rows(source('finance', 'invoice_lines'), delta_key) }}
 )
 
 select
@@ -14,7 +17,7 @@ select
 
     {{ unparsable_columns(typed) }} as invalid_columns,
     {{ missing_columns(['invoice_id', 'line_number', 'product_line', 'net_amount']) }} as missing_columns,
-    {{ is_duplicate_key(['invoice_id', 'line_number']) }} as is_duplicate_key,
+    {{ delta_duplicate_key() }} as is_duplicate_key,
 
     _file_name,
     _row_number,

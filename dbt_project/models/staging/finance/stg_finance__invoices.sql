@@ -14,8 +14,11 @@
     'dispute_resolved_at': 'date',
 } -%}
 
+{%- set delta_key = ['invoice_id'] -%}
+{{ delta_state_config(delta_key) }}
+
 with merged as (
-    {{ newest_delta_rows(source('finance', 'invoices'), ['invoice_id']) }}
+    {{ newest_delta_rows(source('finance', 'invoices'), delta_key) }}
 )
 
 select
@@ -41,7 +44,7 @@ select
         case when coalesce({{ parse_as('invoice_type', typed['invoice_type']) }}, 'invoice') = 'invoice'
               and {{ text_value('due_date') }} is null then 'due_date' end
     ), '') as missing_columns,
-    {{ is_duplicate_key(['invoice_id']) }} as is_duplicate_key,
+    {{ delta_duplicate_key() }} as is_duplicate_key,
 
     _file_name,
     _row_number,

@@ -2,8 +2,11 @@
     its own account_id is informational. -#}
 {%- set typed = {'payment_date': 'date', 'amount': 'number'} -%}
 
+{%- set delta_key = ['payment_id'] -%}
+{{ delta_state_config(delta_key) }}
+
 with merged as (
-    {{ newest_delta_rows(source('finance', 'payments'), ['payment_id']) }}
+    {{ newest_delta_rows(source('finance', 'payments'), delta_key) }}
 )
 
 select
@@ -16,7 +19,7 @@ select
 
     {{ unparsable_columns(typed) }} as invalid_columns,
     {{ missing_columns(['payment_id', 'invoice_id', 'payment_date', 'amount', 'currency']) }} as missing_columns,
-    {{ is_duplicate_key(['payment_id']) }} as is_duplicate_key,
+    {{ delta_duplicate_key() }} as is_duplicate_key,
 
     _file_name,
     _row_number,

@@ -1,0 +1,148 @@
+"""Whether tonight's dbt build may be incremental, and what it must merge again.
+
+The staging models of the delta feeds are incremental tables (dbt_project/macros/
+incremental.sql). They may be updated in place only when they hold exactly what a full
+build would hold before the new files: every file they were built from is still loaded
+unchanged, the dbt project is the one that built them, and the last build succeeded.
+Anything else (a first night, a backfill to an earlier date that unloads files, a
+re-delivered file, a deployment, a failed night) gives a full refresh.
+
+State, in the working database:
+- `raw.incremental_consumed_files`: the delta files (path, size, mtime) the tables were
+  last built from;
+- `raw.incremental_build`: one row, the project fingerprint and whether that build
+  completed (`built`) or was started and not finished (`building`);
+- `raw.incremental_new_files`: written before each build, the files loaded since the
+  last one (what the models read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+
+import duckdb
+
+from pipeline.config.sources import load_entity_specs
+from pipeline.dbt_project import DBT_PROJECT_DIR
+from pipeline.ingest.loader import LEDGER_TABLE, RAW_SCHEMA
+
+CONSUMED_TABLE = f"{RAW_SCHEMA}.incremental_consumed_files"
+BUILD_TABLE = f"{RAW_SCHEMA}.incremental_build"
+NEW_FILES_TABLE = f"{RAW_SCHEMA}.incremental_new_files"
+
+
+@dataclass(frozen=True)
+class IncrementalPlan:
+    full_refresh: bool
+    reason: str
+    new_files: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dbt_args(self) -> list[str]:
+        return ["--full-refresh"] if self.full_refresh else []
+
+    def describe(self) -> str:
+        if self.full_refresh:
+            return f"full build ({self.reason})"
+        counts = ", ".join(f"{entity} {count}" for entity, count in sorted(self.new_files.items()))
+        return f"incremental build (new files: {counts or 'none'})"
+
+
+def delta_entities() -> tuple[str, ...]:
+    return tuple(spec.name for spec in load_entity_specs() if spec.load_mode == "delta")
+
+
+@cache
+def project_fingerprint() -> str:
+    """The dbt project's models and macros, and the DuckDB version that stores the tables."""
+    digest = hashlib.sha256(duckdb.__version__.encode())
+    for folder in ("models", "macros"):
+        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(DBT_PROJECT_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    return conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchone()[0] > 0
+
+
+def _current_files(conn: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -> set[tuple]:
+    if not _table_exists(conn, LEDGER_TABLE):
+        return set()
+    rows = conn.execute(
+        f"select entity, relative_path, size_bytes, mtime_ns from {LEDGER_TABLE} "
+        "where entity in (select unnest(?::varchar[]))",
+        [list(entities)],
+    ).fetchall()
+    return set(rows)
+
+
+def _why_full(conn: duckdb.DuckDBPyConnection, consumed: set[tuple], current: set[tuple]) -> str | None:
+    if not (_table_exists(conn, BUILD_TABLE) and _table_exists(conn, CONSUMED_TABLE)):
+        return "no earlier build"
+    state = conn.execute(f"select fingerprint, status from {BUILD_TABLE}").fetchall()
+    if len(state) != 1:
+        return "no earlier build"
+    fingerprint, status = state[0]
+    if status != "built":
+        return "the last build did not complete"
+    if fingerprint != project_fingerprint():
+        return "the dbt project changed"
+    gone = consumed - current
+    if gone:
+        entity, path, *_ = sorted(gone)[0]
+        return f"{len(gone)} file(s) built from are no longer loaded unchanged, e.g. {entity} {path}"
+    return None
+
+
+def plan_build(conn: duckdb.DuckDBPyConnection) -> IncrementalPlan:
+    """Decide, write `raw.incremental_new_files`, and mark the build as started."""
+    entities = delta_entities()
+    current = _current_files(conn, entities)
+    consumed = (
+        set(conn.execute(f"select entity, relative_path, size_bytes, mtime_ns from {CONSUMED_TABLE}").fetchall())
+        if _table_exists(conn, CONSUMED_TABLE)
+        else set()
+    )
+    reason = _why_full(conn, consumed, current)
+    new = sorted(current - consumed) if reason is None else []
+
+    conn.execute(f"create schema if not exists {RAW_SCHEMA}")
+    conn.execute(f"create or replace table {NEW_FILES_TABLE} (entity varchar, relative_path varchar)")
+    if new:
+        conn.execute(
+            f"insert into {NEW_FILES_TABLE} select unnest(?::varchar[]), unnest(?::varchar[])",
+            [[row[0] for row in new], [row[1] for row in new]],
+        )
+    # Until the build completes, the tables may hold part of it: a failure means a full
+    # refresh next time.
+    conn.execute(f"create or replace table {BUILD_TABLE} (fingerprint varchar, status varchar)")
+    conn.execute(f"insert into {BUILD_TABLE} values (?, 'building')", [project_fingerprint()])
+    counts: dict[str, int] = {}
+    for entity, *_ in new:
+        counts[entity] = counts.get(entity, 0) + 1
+    return IncrementalPlan(full_refresh=reason is not None, reason=reason or "", new_files=counts)
+
+
+def record_build(conn: duckdb.DuckDBPyConnection) -> None:
+    """After a successful build: the tables now hold exactly the loaded delta files."""
+    entities = delta_entities()
+    conn.execute(
+        f"create or replace table {CONSUMED_TABLE} "
+        "(entity varchar, relative_path varchar, size_bytes bigint, mtime_ns bigint)"
+    )
+    if _table_exists(conn, LEDGER_TABLE):
+        conn.execute(
+            f"insert into {CONSUMED_TABLE} select entity, relative_path, size_bytes, mtime_ns from {LEDGER_TABLE} "
+            "where entity in (select unnest(?::varchar[]))",
+            [list(entities)],
+        )
+    conn.execute(f"update {BUILD_TABLE} set status = 'built', fingerprint = ?", [project_fingerprint()])
+
