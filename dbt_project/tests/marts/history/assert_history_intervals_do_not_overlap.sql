@@ -1,6 +1,11 @@
 {{ config(meta={'dagster': {'ref': {'name': 'segment_history'}}}) }}
 {#- The rows of one account and dimension follow each other without overlap: each
-    row starts on or after the end of the row before it, and only the last can be open. -#}
+    row starts on or after the end of the row before it, and only the last can be open
+    (so no two rows start on the same day either).
+
+    Only rows still open on D are compared: rows that ended before D are kept as
+    published (and checked) on earlier nights, and a row rebuilt tonight starts on or
+    after D, so it can only overlap a row that is still open on D. -#}
 with ordered as (
     select
         account_id,
@@ -9,6 +14,7 @@ with ordered as (
         valid_to,
         lead(valid_from) over (partition by account_id, dimension order by valid_from) as next_valid_from
     from {{ ref('segment_history') }}
+    where valid_to is null or valid_to >= {{ as_of_date() }}
 )
 
 select *
