@@ -10,8 +10,9 @@ re-delivered file, a deployment, a failed night) gives a full refresh.
 State, in the working database:
 - `raw.incremental_consumed_files`: the delta files (path, size, mtime) the tables were
   last built from;
-- `raw.incremental_build`: one row, the project fingerprint and whether that build
-  completed (`built`) or was started and not finished (`building`);
+- `raw.incremental_build`: one row, the last build's project fingerprint, whether it
+  completed (`built`) or was started and not finished (`building`), its mode
+  (`incremental` or `full`) and why;
 - `raw.incremental_new_files`: written before each build, the files loaded since the
   last one (what the models read).
 """
@@ -123,12 +124,18 @@ def plan_build(conn: duckdb.DuckDBPyConnection) -> IncrementalPlan:
         )
     # Until the build completes, the tables may hold part of it: a failure means a full
     # refresh next time.
-    conn.execute(f"create or replace table {BUILD_TABLE} (fingerprint varchar, status varchar)")
-    conn.execute(f"insert into {BUILD_TABLE} values (?, 'building')", [project_fingerprint()])
     counts: dict[str, int] = {}
     for entity, *_ in new:
         counts[entity] = counts.get(entity, 0) + 1
-    return IncrementalPlan(full_refresh=reason is not None, reason=reason or "", new_files=counts)
+    plan = IncrementalPlan(full_refresh=reason is not None, reason=reason or "", new_files=counts)
+    conn.execute(
+        f"create or replace table {BUILD_TABLE} (fingerprint varchar, status varchar, mode varchar, reason varchar)"
+    )
+    conn.execute(
+        f"insert into {BUILD_TABLE} values (?, 'building', ?, ?)",
+        [project_fingerprint(), "full" if plan.full_refresh else "incremental", plan.describe()],
+    )
+    return plan
 
 
 def record_build(conn: duckdb.DuckDBPyConnection) -> None:
@@ -145,4 +152,6 @@ def record_build(conn: duckdb.DuckDBPyConnection) -> None:
             [list(entities)],
         )
     conn.execute(f"update {BUILD_TABLE} set status = 'built', fingerprint = ?", [project_fingerprint()])
+    # merged: a dbt run outside the pipeline must not merge these files a second time
+    conn.execute(f"delete from {NEW_FILES_TABLE}")
 

@@ -23,6 +23,11 @@
     versions of the keys that occur in a new file, and the new rows without a complete key. -#}
 {% macro delta_rows_to_merge(relation, key_columns) -%}
     {%- if is_incremental() -%}
+    {%- if execute and adapter.get_relation(database=this.database, schema='raw', identifier='incremental_new_files') is none -%}
+        {{ exceptions.raise_compiler_error(
+            this.identifier ~ " exists and would be updated in place, but raw.incremental_new_files is missing: "
+            ~ "run through the pipeline (segmentation run), or run dbt with --full-refresh") }}
+    {%- endif %}
     (
         with new_rows as (
             select *
