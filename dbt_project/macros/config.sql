@@ -119,5 +119,5 @@
 
 {#- A list of quoted literals as a SQL list value: ['a', 'b']. -#}
 {% macro sql_string_array(values) -%}
-    [{%- for value in values -%}{{ sql_string(value) }}{{ ', ' if not loop.last }}{%- endfor -%}]
+    {{- string_list_value(values) -}}
 {%- endmacro %}

@@ -10,12 +10,22 @@
     without a complete key are added. That is what a full build gives, key by key. -#}
 
 {% macro delta_state_config(key_columns) -%}
+    {{ return(adapter.dispatch('delta_state_config', 'segmentation')(key_columns)) }}
+{%- endmacro %}
+
+{% macro default__delta_state_config(key_columns) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=key_columns,
         on_schema_change='fail',
     ) }}
+{%- endmacro %}
+
+{#- dbt-spark has no delete+insert (its merge needs Delta or Iceberg tables): the
+    state is rebuilt every night there. -#}
+{% macro spark__delta_state_config(key_columns) -%}
+    {{ config(materialized='table') }}
 {%- endmacro %}
 
 

@@ -21,16 +21,16 @@
     {%- if type is string and type == 'text' -%}
         {{ value }}
     {%- elif type is string and type == 'number' -%}
-        case when regexp_full_match({{ value }}, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?')
+        case when {{ regexp_full_match(value, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?') }}
              then try_cast({{ value }} as double) end
     {%- elif type is string and type == 'integer' -%}
-        case when regexp_full_match({{ value }}, '[+-]?[0-9]{1,18}([.]0*)?')
+        case when {{ regexp_full_match(value, '[+-]?[0-9]{1,18}([.]0*)?') }}
              then try_cast(try_cast({{ value }} as double) as bigint) end
     {%- elif type is string and type == 'date' -%}
-        case when regexp_full_match({{ value }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+        case when {{ regexp_full_match(value, '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
              then try_cast({{ value }} as date) end
     {%- elif type is string and type == 'timestamp_date' -%}
-        cast(try_cast({{ value }} as timestamptz) as date)
+        {{ timestamp_text_to_date(value) }}
     {%- elif type is string and type == 'boolean' -%}
         case when lower({{ value }}) in ('true', '1', 'yes') then true
              when lower({{ value }}) in ('false', '0', 'no') then false end
@@ -134,7 +134,7 @@
     nullif(concat_ws('; '
     {%- for check in checks %},
         case when {{ check[1] }} then
-            {%- if check[2] %} concat({{ sql_string(check[0] ~ ': ') }}, {{ check[2] }})
+            {%- if check[2] %} concat_ws('', {{ sql_string(check[0] ~ ': ') }}, {{ check[2] }})
             {%- else %} {{ sql_string(check[0]) }}
             {%- endif %}
         end

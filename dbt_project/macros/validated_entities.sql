@@ -11,7 +11,7 @@
             "concat_ws('/', invoice_id, line_number)"),
         ('int_finance__payments_validated', 'stg_finance__payments', 'finance', 'payments', 'payment_id'),
         ('int_finance__fx_rates_validated', 'stg_finance__fx_rates', 'finance', 'fx_rates',
-            "concat_ws('/', currency, cast(rate_date as varchar))"),
+            "concat_ws('/', currency, cast(rate_date as " ~ dbt.type_string() ~ "))"),
         ('int_bureau__company_scores_validated', 'stg_bureau__company_scores', 'bureau', 'company_scores', 'bureau_ref'),
     ]) }}
 {%- endmacro %}

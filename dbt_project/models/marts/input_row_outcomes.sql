@@ -17,10 +17,10 @@ with outcomes as (
 )
 
 select
-    cast(source as varchar) as source,
-    cast(entity as varchar) as entity,
-    cast(outcome as varchar) as outcome,
-    cast(reason as varchar) as reason,
+    cast(source as {{ dbt.type_string() }}) as source,
+    cast(entity as {{ dbt.type_string() }}) as entity,
+    cast(outcome as {{ dbt.type_string() }}) as outcome,
+    cast(reason as {{ dbt.type_string() }}) as reason,
     count(*) as row_count,
     max(merged_rows) as merged_rows
 from outcomes

@@ -24,8 +24,8 @@ overrides as (
         {%- for dimension in dimensions %}
         max(case when dimension = {{ sql_string(dimension) }} then segment end) as {{ dimension }}_override,
         max(case when dimension = {{ sql_string(dimension) }}
-                 then concat('override: ', segment, ' by ', coalesce(owner, 'unknown owner'),
-                             coalesce(concat(' (', reason, ')'), '')) end) as {{ dimension }}_override_reason
+                 then concat_ws('', 'override: ', segment, ' by ', coalesce(owner, 'unknown owner'),
+                             coalesce(concat_ws('', ' (', reason, ')'), '')) end) as {{ dimension }}_override_reason
         {{- ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('int_overrides__evaluated') }}
@@ -37,9 +37,9 @@ computed as (
     select
         accounts.*,
         {%- for family in families %}
-        {{ family }}.* exclude (account_id),
+        {{ star_except(['account_id'], family) }},
         {%- endfor %}
-        overrides.* exclude (account_id)
+        {{ star_except(['account_id'], 'overrides') }}
     from accounts
     {%- for family in families %}
     inner join {{ ref(family) }} as {{ family }}
@@ -50,16 +50,16 @@ computed as (
 )
 
 select
-    cast(account_id as varchar) as account_id,
-    cast(account_name as varchar) as account_name,
+    cast(account_id as {{ dbt.type_string() }}) as account_id,
+    cast(account_name as {{ dbt.type_string() }}) as account_name,
     {{ as_of_date() }} as as_of_date,
-    cast(country_code as varchar) as country_code,
-    cast(owner_id as varchar) as owner_id,
+    cast(country_code as {{ dbt.type_string() }}) as country_code,
+    cast(owner_id as {{ dbt.type_string() }}) as owner_id,
 
     {%- for dimension in dimensions %}
-    cast(coalesce({{ dimension }}_override, {{ dimension }}) as varchar) as {{ dimension }},
+    cast(coalesce({{ dimension }}_override, {{ dimension }}) as {{ dbt.type_string() }}) as {{ dimension }},
     {%- endfor %}
-    cast(primary_product_line as varchar) as primary_product_line,
+    cast(primary_product_line as {{ dbt.type_string() }}) as primary_product_line,
     cast(early_payment_discount as boolean) as early_payment_discount,
     cast(credit_hold as boolean) as credit_hold,
 
@@ -85,22 +85,21 @@ select
     cast(icp_score as integer) as icp_score,
     cast(potential_value as decimal(18, 2)) as potential_value,
 
-    cast(json_object(
-        {%- for dimension in dimensions %}
-        {{ sql_string(dimension) }},
-            case when {{ dimension }}_override is null then {{ dimension }}_reason
-                 else concat({{ dimension }}_override_reason, '; computed: ', {{ dimension }}, ' (', {{ dimension }}_reason, ')')
-            end,
-        {%- endfor %}
-        {%- for attribute in attributes %}
-        {{ sql_string(attribute) }}, {{ attribute }}_reason{{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as varchar) as segment_reasons,
-    cast(list_filter([
-        {%- for dimension in dimensions %}
-        case when {{ dimension }}_override is not null then {{ sql_string(dimension) }} end{{ ',' if not loop.last }}
-        {%- endfor %}
-    ], lambda dimension: dimension is not null) as varchar[]) as overridden_dimensions,
+    {%- set reason_pairs = [] %}
+    {%- for dimension in dimensions %}
+    {%- do reason_pairs.append((dimension,
+        'case when ' ~ dimension ~ '_override is null then ' ~ dimension ~ '_reason'
+        ~ " else concat_ws('', " ~ dimension ~ "_override_reason, '; computed: ', " ~ dimension ~ ", ' (', " ~ dimension ~ "_reason, ')') end")) %}
+    {%- endfor %}
+    {%- for attribute in attributes %}
+    {%- do reason_pairs.append((attribute, attribute ~ '_reason')) %}
+    {%- endfor %}
+    {{ json_object_text(reason_pairs) }} as segment_reasons,
+    {%- set overridden = [] %}
+    {%- for dimension in dimensions %}
+    {%- do overridden.append('case when ' ~ dimension ~ '_override is not null then ' ~ sql_string(dimension) ~ ' end') %}
+    {%- endfor %}
+    {{ non_null_string_list(overridden) }} as overridden_dimensions,
     {{ run_var('ruleset_version') }} as ruleset_version,
     {{ run_var('run_id') }} as run_id
 from computed

@@ -10,8 +10,8 @@ with accounts as (
 revenue as (
     select
         account_id,
-        round(sum(revenue_base), 2) as revenue_12m,
-        round(sum(margin_base), 2) as margin_12m
+        {{ round_double("sum(revenue_base)", 2) }} as revenue_12m,
+        {{ round_double("sum(margin_base)", 2) }} as margin_12m
     from {{ ref('int_account_product_lines_12m') }}
     group by account_id
 ),
@@ -56,5 +56,5 @@ metrics as (
 
 select
     *,
-    case when revenue_12m > 0 then round(margin_12m / revenue_12m, 4) end as margin_pct_12m
+    case when revenue_12m > 0 then {{ round_double("margin_12m / revenue_12m", 4) }} end as margin_pct_12m
 from metrics

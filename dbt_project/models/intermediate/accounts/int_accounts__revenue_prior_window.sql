@@ -6,6 +6,6 @@ with prior_lines as (
 
 select
     account_id,
-    round(sum(revenue_base), 2) as revenue_prior_12m
+    {{ round_double("sum(revenue_base)", 2) }} as revenue_prior_12m
 from prior_lines
 group by account_id

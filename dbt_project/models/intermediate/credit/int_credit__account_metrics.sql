@@ -14,16 +14,12 @@ invoices as (
 receivables as (
     select
         account_id,
-        round(sum(outstanding_base), 2) as open_ar,
-        round(sum(case when is_overdue then outstanding_base end), 2) as overdue_ar,
+        {{ round_double("sum(outstanding_base)", 2) }} as open_ar,
+        {{ round_double("sum(case when is_overdue then outstanding_base end)", 2) }} as overdue_ar,
         max(days_overdue) as max_days_overdue,
         count(case when is_evaluated then 1 end) as evaluated_invoices,
-        round(avg(case when is_evaluated then days_late end), 2) as avg_days_late,
-        round(
-            count(case when is_evaluated and is_paid_on_time then 1 end)
-            / nullif(count(case when is_evaluated then 1 end), 0),
-            4
-        ) as on_time_rate,
+        {{ round_double("avg(case when is_evaluated then days_late end)", 2) }} as avg_days_late,
+        {{ round_double("count(case when is_evaluated and is_paid_on_time then 1 end) / nullif(count(case when is_evaluated then 1 end), 0)", 4) }} as on_time_rate,
         count(case when is_dispute_12m then 1 end) as disputes_12m,
         count(case when is_open_dispute then 1 end) as open_disputes
     from invoices

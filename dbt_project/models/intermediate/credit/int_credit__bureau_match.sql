@@ -12,7 +12,7 @@ with accounts as (
         published.account_id,
         crm.country_code,
         crm.duns_number,
-        nullif(regexp_replace(upper(crm.registration_number), '[\s.\-]', '', 'g'), '') as registration_key
+        nullif({{ regexp_replace_all('upper(crm.registration_number)', '[\\s.\\-]', '') }}, '') as registration_key
     from {{ ref('int_accounts__enriched') }} as published
     inner join {{ ref('int_crm__accounts_validated') }} as crm
         on published.account_id = crm.account_id
@@ -24,7 +24,7 @@ reports as (
     select
         bureau_ref,
         duns_number,
-        nullif(regexp_replace(upper(registration_number), '[\s.\-]', '', 'g'), '') as registration_key,
+        nullif({{ regexp_replace_all('upper(registration_number)', '[\\s.\\-]', '') }}, '') as registration_key,
         country_code,
         credit_score,
         recommended_limit,
@@ -93,10 +93,10 @@ select
          then judged.recommended_limit * judged.limit_rate_at_as_of end as recommended_limit_base,
     case
         when judged.bureau_ref is null then 'no_bureau_match'
-        when judged.is_stale then concat('stale_bureau_report: ', judged.bureau_ref, ' of ', judged.report_date,
+        when judged.is_stale then concat_ws('', 'stale_bureau_report: ', judged.bureau_ref, ' of ', judged.report_date,
                                          ' is ', judged.report_age_days, ' days old > ',
                                          {{ cfg_number('credit.bureau_stale_after_days') }})
-        else concat('bureau_ref ', judged.bureau_ref, ' by ', judged.matched_on, ' of ', judged.report_date)
+        else concat_ws('', 'bureau_ref ', judged.bureau_ref, ' by ', judged.matched_on, ' of ', judged.report_date)
     end as bureau_reason
 from accounts
 left join judged

@@ -36,7 +36,7 @@ select
     accounts.account_id,
     accounts.group_account_id,
     count(*) as group_members,
-    round(sum(metrics.open_ar), 2) as group_open_ar
+    {{ round_double("sum(metrics.open_ar)", 2) }} as group_open_ar
 from accounts
 inner join group_members
     on group_members.group_account_id = accounts.group_account_id

@@ -14,13 +14,13 @@
 
 with metrics as (
     select
-        * replace (
-            -- exact decimals of the published (rounded) values
-            cast(open_ar as decimal(18, 2)) as open_ar,
-            cast(overdue_ar as decimal(18, 2)) as overdue_ar,
-            cast(avg_days_late as decimal(10, 2)) as avg_days_late,
-            cast(on_time_rate as decimal(10, 4)) as on_time_rate
-        )
+        -- exact decimals of the published (rounded) values
+        {{ star_replace(ref('int_credit__account_metrics'), {
+            'open_ar': 'cast(open_ar as decimal(18, 2))',
+            'overdue_ar': 'cast(overdue_ar as decimal(18, 2))',
+            'avg_days_late': 'cast(avg_days_late as decimal(10, 2))',
+            'on_time_rate': 'cast(on_time_rate as decimal(10, 4))',
+        }) }}
     from {{ ref('int_credit__account_metrics') }}
 ),
 
@@ -165,7 +165,7 @@ decided as (
 )
 
 select
-    cast(account_id as varchar) as account_id,
+    cast(account_id as {{ dbt.type_string() }}) as account_id,
     cast(open_ar as decimal(18, 2)) as open_ar,
     cast(overdue_ar as decimal(18, 2)) as overdue_ar,
     cast(max_days_overdue as integer) as max_days_overdue,
@@ -179,86 +179,86 @@ select
     cast(risk_score as decimal(5, 1)) as risk_score,
     -- open_ar / the bureau's recommended limit at D; null without a positive limit or a rate
     cast(case when recommended_limit_base > 0
-              then round(cast(open_ar as double) / recommended_limit_base, 4) end as decimal(10, 4)) as credit_limit_utilisation,
+              then {{ round_double("cast(open_ar as double) / recommended_limit_base", 4) }} end as decimal(10, 4)) as credit_limit_utilisation,
     cast(group_open_ar as decimal(18, 2)) as group_open_ar,
-    cast(oldest_overdue_invoice_id as varchar) as oldest_overdue_invoice_id,
+    cast(oldest_overdue_invoice_id as {{ dbt.type_string() }}) as oldest_overdue_invoice_id,
     cast(oldest_overdue_due_date as date) as oldest_overdue_due_date,
 
-    cast(payment_behaviour as varchar) as payment_behaviour,
+    cast(payment_behaviour as {{ dbt.type_string() }}) as payment_behaviour,
     cast(case payment_behaviour
-        when 'defaulting' then concat('defaulting: max_days_overdue ', max_days_overdue, ' > ',
+        when 'defaulting' then concat_ws('', 'defaulting: max_days_overdue ', max_days_overdue, ' > ',
                                       {{ cfg_number(behaviour ~ '.defaulting_above_days_overdue') }})
         when 'to_be_defined' then 'missing: evaluated invoice (none due in the 12-month window and paid or past due)'
-        when 'prompt' then concat('prompt: avg_days_late ', avg_days_late, ' <= ', {{ cfg_number(behaviour ~ '.prompt_max_avg_days_late') }},
+        when 'prompt' then concat_ws('', 'prompt: avg_days_late ', avg_days_late, ' <= ', {{ cfg_number(behaviour ~ '.prompt_max_avg_days_late') }},
                                   ', on_time_rate ', on_time_rate, ' >= ', {{ cfg_number(behaviour ~ '.prompt_min_on_time_rate') }})
-        when 'slow' then concat('slow: avg_days_late ', avg_days_late, ' <= ', {{ cfg_number(behaviour ~ '.slow_max_avg_days_late') }},
+        when 'slow' then concat_ws('', 'slow: avg_days_late ', avg_days_late, ' <= ', {{ cfg_number(behaviour ~ '.slow_max_avg_days_late') }},
                                 case when avg_days_late <= {{ cfg_number(behaviour ~ '.prompt_max_avg_days_late') }}
-                                     then concat(', on_time_rate ', on_time_rate, ' < ', {{ cfg_number(behaviour ~ '.prompt_min_on_time_rate') }})
+                                     then concat_ws('', ', on_time_rate ', on_time_rate, ' < ', {{ cfg_number(behaviour ~ '.prompt_min_on_time_rate') }})
                                      else '' end)
-        else concat('very_slow: avg_days_late ', avg_days_late, ' > ', {{ cfg_number(behaviour ~ '.slow_max_avg_days_late') }})
-    end as varchar) as payment_behaviour_reason,
+        else concat_ws('', 'very_slow: avg_days_late ', avg_days_late, ' > ', {{ cfg_number(behaviour ~ '.slow_max_avg_days_late') }})
+    end as {{ dbt.type_string() }}) as payment_behaviour_reason,
 
-    cast(risk_profile as varchar) as risk_profile,
+    cast(risk_profile as {{ dbt.type_string() }}) as risk_profile,
     cast(case
-        when insolvency_flag then concat('very_high: insolvency_flag (bureau_ref ', current_bureau_ref, ')')
-        when risk_score is null then concat('missing: bureau_score (',
+        when insolvency_flag then concat_ws('', 'very_high: insolvency_flag (bureau_ref ', current_bureau_ref, ')')
+        when risk_score is null then concat_ws('', 'missing: bureau_score (',
             case when current_bureau_ref is null then bureau_reason
-                 else concat('bureau_ref ', current_bureau_ref, ' has no credit_score') end,
+                 else concat_ws('', 'bureau_ref ', current_bureau_ref, ' has no credit_score') end,
             '), avg_days_late (no evaluated invoice)')
-        else concat(risk_profile, ': risk_score ', cast(risk_score as decimal(5, 1)),
+        else concat_ws('', risk_profile, ': risk_score ', cast(risk_score as decimal(5, 1)),
             case risk_profile
-                when 'low' then concat(' < ', {{ cfg_number(profile_cfg ~ '.low_below') }})
-                when 'medium' then concat(' < ', {{ cfg_number(profile_cfg ~ '.medium_below') }})
-                when 'high' then concat(' < ', {{ cfg_number(profile_cfg ~ '.high_below') }})
-                else concat(' >= ', {{ cfg_number(profile_cfg ~ '.high_below') }})
+                when 'low' then concat_ws('', ' < ', {{ cfg_number(profile_cfg ~ '.low_below') }})
+                when 'medium' then concat_ws('', ' < ', {{ cfg_number(profile_cfg ~ '.medium_below') }})
+                when 'high' then concat_ws('', ' < ', {{ cfg_number(profile_cfg ~ '.high_below') }})
+                else concat_ws('', ' >= ', {{ cfg_number(profile_cfg ~ '.high_below') }})
             end,
             ' (external ',
             case when external_risk is null
-                 then concat('missing: ', case when current_bureau_ref is null then bureau_reason
-                                               else concat('bureau_ref ', current_bureau_ref, ' has no credit_score') end)
-                 else concat(cast(external_risk as double), ' x ', cast(external_weight as double)) end,
+                 then concat_ws('', 'missing: ', case when current_bureau_ref is null then bureau_reason
+                                               else concat_ws('', 'bureau_ref ', current_bureau_ref, ' has no credit_score') end)
+                 else concat_ws('', cast(external_risk as double), ' x ', cast(external_weight as double)) end,
             ', internal ',
             case when internal_risk is null then 'missing: no evaluated invoice'
-                 else concat(cast(internal_risk as double), ' x ', cast(internal_weight as double)) end,
+                 else concat_ws('', cast(internal_risk as double), ' x ', cast(internal_weight as double)) end,
             ', industry ', cast(industry_risk as double), ' x ', cast({{ w_industry }} as double),
             ', region ', cast(region_risk as double), ' x ', cast({{ w_region }} as double), ')')
-    end as varchar) as risk_profile_reason,
+    end as {{ dbt.type_string() }}) as risk_profile_reason,
 
     cast(credit_hold as boolean) as credit_hold,
     cast(case
-        when credit_hold then concat('hold: ', concat_ws(', ',
+        when credit_hold then concat_ws('', 'hold: ', concat_ws(', ',
             case when hold_insolvency then 'insolvency_flag' end,
-            case when hold_disputes then concat('disputes_12m ', disputes_12m, ' >= ',
+            case when hold_disputes then concat_ws('', 'disputes_12m ', disputes_12m, ' >= ',
                                                 {{ cfg_number('credit.credit_hold_min_disputes_12m') }},
                                                 ' with open_ar ', open_ar, ' > 0') end,
-            case when hold_overdue then concat('max_days_overdue ', max_days_overdue, ' > ',
+            case when hold_overdue then concat_ws('', 'max_days_overdue ', max_days_overdue, ' > ',
                                                {{ cfg_number('credit.credit_hold_above_days_overdue') }}) end))
-        else concat('no_hold: no insolvency_flag, disputes_12m ', disputes_12m, ' with open_ar ', open_ar,
+        else concat_ws('', 'no_hold: no insolvency_flag, disputes_12m ', disputes_12m, ' with open_ar ', open_ar,
                     ', max_days_overdue ', max_days_overdue, ' <= ', {{ cfg_number('credit.credit_hold_above_days_overdue') }})
-    end as varchar) as credit_hold_reason,
+    end as {{ dbt.type_string() }}) as credit_hold_reason,
 
-    cast(dunning_strategy as varchar) as dunning_strategy,
+    cast(dunning_strategy as {{ dbt.type_string() }}) as dunning_strategy,
     cast(case dunning_strategy
-        when 'none' then concat('none: overdue_ar ', overdue_ar, ' <= 0')
-        when 'escalate' then concat('escalate: ', concat_ws(', ',
+        when 'none' then concat_ws('', 'none: overdue_ar ', overdue_ar, ' <= 0')
+        when 'escalate' then concat_ws('', 'escalate: ', concat_ws(', ',
             case when credit_hold then 'credit_hold' end,
-            case when is_escalation_risk then concat('risk_profile ', risk_profile) end))
+            case when is_escalation_risk then concat_ws('', 'risk_profile ', risk_profile) end))
         when 'personal' then 'personal: lifecycle_stage key'
-        when 'wait_for_pay_day' then concat('wait_for_pay_day: typical_pay_day ', typical_pay_day)
-        else concat('standard: overdue_ar ', overdue_ar, ', no credit_hold, risk_profile ', risk_profile,
+        when 'wait_for_pay_day' then concat_ws('', 'wait_for_pay_day: typical_pay_day ', typical_pay_day)
+        else concat_ws('', 'standard: overdue_ar ', overdue_ar, ', no credit_hold, risk_profile ', risk_profile,
                     ', lifecycle_stage ', coalesce(lifecycle_stage, 'unknown'), ', no typical_pay_day')
-    end as varchar) as dunning_strategy_reason,
+    end as {{ dbt.type_string() }}) as dunning_strategy_reason,
 
-    cast(collector_level as varchar) as collector_level,
+    cast(collector_level as {{ dbt.type_string() }}) as collector_level,
     cast(case collector_level
-        when 'none' then concat('none: overdue_ar ', overdue_ar, ' <= 0')
-        when 'senior' then concat('senior: ', concat_ws(', ',
-            case when is_senior_amount then concat('overdue_ar ', overdue_ar, ' >= ',
+        when 'none' then concat_ws('', 'none: overdue_ar ', overdue_ar, ' <= 0')
+        when 'senior' then concat_ws('', 'senior: ', concat_ws(', ',
+            case when is_senior_amount then concat_ws('', 'overdue_ar ', overdue_ar, ' >= ',
                                                    {{ cfg_number('dimensions.collector_level.senior_min_overdue_ar') }}) end,
-            case when is_senior_risk then concat('risk_profile ', risk_profile) end,
+            case when is_senior_risk then concat_ws('', 'risk_profile ', risk_profile) end,
             case when lifecycle_stage = 'key' then 'lifecycle_stage key' end,
             case when credit_hold then 'credit_hold' end))
-        else concat('junior: overdue_ar ', overdue_ar, ' < ', {{ cfg_number('dimensions.collector_level.senior_min_overdue_ar') }},
+        else concat_ws('', 'junior: overdue_ar ', overdue_ar, ' < ', {{ cfg_number('dimensions.collector_level.senior_min_overdue_ar') }},
                     ', risk_profile ', risk_profile, ', lifecycle_stage ', coalesce(lifecycle_stage, 'unknown'), ', no credit_hold')
-    end as varchar) as collector_level_reason
+    end as {{ dbt.type_string() }}) as collector_level_reason
 from decided

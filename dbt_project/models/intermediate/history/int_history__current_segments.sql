@@ -7,7 +7,7 @@ with published as (
     select
         account_id,
         {%- for dimension in dimensions %}
-        cast({{ dimension }} as varchar) as {{ dimension }},
+        cast({{ dimension }} as {{ dbt.type_string() }}) as {{ dimension }},
         {%- endfor %}
         {{ json_get_strings('segment_reasons', dimensions) }} as reasons,
         overridden_dimensions
@@ -17,7 +17,7 @@ with published as (
 
 select
     account_id,
-    cast({{ sql_string(dimension) }} as varchar) as dimension,
+    cast({{ sql_string(dimension) }} as {{ dbt.type_string() }}) as dimension,
     {{ dimension }} as segment_value,
     {{ list_element('reasons', loop.index) }} as reason,
     {{ list_has('overridden_dimensions', sql_string(dimension)) }} as is_override
@@ -27,10 +27,10 @@ from published
 {%- if dimensions | length == 0 %}
 {#- parse time, before the configuration is known -#}
 select
-    cast(null as varchar) as account_id,
-    cast(null as varchar) as dimension,
-    cast(null as varchar) as segment_value,
-    cast(null as varchar) as reason,
+    cast(null as {{ dbt.type_string() }}) as account_id,
+    cast(null as {{ dbt.type_string() }}) as dimension,
+    cast(null as {{ dbt.type_string() }}) as segment_value,
+    cast(null as {{ dbt.type_string() }}) as reason,
     cast(null as boolean) as is_override
 from published
 where false

@@ -19,7 +19,7 @@ declared_segments as (
     {{ 'union all' if not loop.last }}
     {%- endfor %}
     {%- if not dimensions %}
-    select cast(null as varchar) as dimension, cast(null as varchar) as segment where false
+    select cast(null as {{ dbt.type_string() }}) as dimension, cast(null as {{ dbt.type_string() }}) as segment where false
     {%- endif %}
 ),
 
@@ -32,16 +32,16 @@ checked as (
         overrides.*,
         declared_segments.segment as declared_segment,
         case
-            when overrides.invalid_columns is not null then concat('invalid: unreadable ', overrides.invalid_columns)
+            when overrides.invalid_columns is not null then concat_ws('', 'invalid: unreadable ', overrides.invalid_columns)
             when overrides.account_id is null then 'invalid: missing account_id'
             when overrides.dimension is null then 'invalid: missing dimension'
             when overrides.dimension not in (select dimension from declared_segments)
-                then concat('invalid: ', overrides.dimension, ' is not an overridable segment dimension')
+                then concat_ws('', 'invalid: ', overrides.dimension, ' is not an overridable segment dimension')
             when declared_segments.segment is null
-                then concat('invalid: ', coalesce(overrides.segment, 'an empty segment'),
+                then concat_ws('', 'invalid: ', coalesce(overrides.segment, 'an empty segment'),
                             ' is not a declared segment of ', overrides.dimension)
             when published_accounts.account_id is null
-                then concat('invalid: account ', overrides.account_id, ' is not published')
+                then concat_ws('', 'invalid: account ', overrides.account_id, ' is not published')
             when overrides.valid_until < {{ as_of_date() }} then 'expired'
         end as problem
     from overrides

@@ -11,7 +11,7 @@ with accounts as (
         sales_channel,
         contracted_service_level,
         -- trimmed, lower case, each run of spaces and/or hyphens one underscore
-        regexp_replace(lower(sales_channel), '[ -]+', '_', 'g') as sales_channel_value
+        {{ regexp_replace_all('lower(sales_channel)', '[ -]+', '_') }} as sales_channel_value
     from {{ ref('int_accounts__enriched') }}
 ),
 
@@ -25,7 +25,7 @@ profile as (
 
 -- money is compared rounded, as published: ties are ties to the cent
 product_lines as (
-    select account_id, product_line, round(revenue_base, 2) as revenue
+    select account_id, product_line, {{ round_double("revenue_base", 2) }} as revenue
     from {{ ref('int_account_product_lines_12m') }}
 ),
 
@@ -76,8 +76,8 @@ select
     case
         when sales_channel is null then 'missing: sales_channel'
         when ({{ cfg_map_case('sales_channel_value', channel ~ '.channels') }}) is null
-            then concat('unknown sales_channel "', sales_channel, '"')
-        else concat('sales_channel "', sales_channel, '" (', sales_channel_value, ')')
+            then concat_ws('', 'unknown sales_channel "', sales_channel, '"')
+        else concat_ws('', 'sales_channel "', sales_channel, '" (', sales_channel_value, ')')
     end as sales_channel_group_reason,
 
     case
@@ -87,7 +87,7 @@ select
         else {{ cfg_string(service ~ '.default_level') }}
     end as service_level,
     case
-        when contracted_service_level is not null then concat('contracted: ', contracted_service_level)
+        when contracted_service_level is not null then concat_ws('', 'contracted: ', contracted_service_level)
         when lifecycle_stage = 'key' then 'lifecycle_stage key'
         when value_tier = 'high' then 'value_tier high'
         when size_tier = 'enterprise' then 'size_tier enterprise'
@@ -96,7 +96,7 @@ select
 
     coalesce(primary_product_line, 'none') as primary_product_line,
     case when primary_product_line is null then 'none: no product line with revenue in the window'
-         else concat('largest revenue in the window: ', cast(primary_revenue as decimal(18, 2)))
+         else concat_ws('', 'largest revenue in the window: ', cast(primary_revenue as decimal(18, 2)))
     end as primary_product_line_reason,
 
     case
@@ -104,7 +104,7 @@ select
         when lines_with_revenue = 1 then 'single_line'
         else 'multi_line'
     end as product_mix,
-    concat(lines_with_revenue, ' product line(s) with revenue in the window') as product_mix_reason,
+    concat_ws('', lines_with_revenue, ' product line(s) with revenue in the window') as product_mix_reason,
 
     case
         when latest_invoice_id is null or payment_terms_days is null then 'to_be_defined'
@@ -115,12 +115,12 @@ select
     end as payment_terms_bucket,
     case
         when latest_invoice_id is null then 'missing: no valid invoice'
-        when payment_terms_days is null then concat('missing: payment_terms_days on invoice ', latest_invoice_id)
-        else concat('payment_terms_days ', payment_terms_days, ' on invoice ', latest_invoice_id)
+        when payment_terms_days is null then concat_ws('', 'missing: payment_terms_days on invoice ', latest_invoice_id)
+        else concat_ws('', 'payment_terms_days ', payment_terms_days, ' on invoice ', latest_invoice_id)
     end as payment_terms_bucket_reason,
 
     coalesce(early_payment_discount_pct > 0, false) as early_payment_discount,
     case when latest_invoice_id is null then 'no valid invoice'
-         else concat('early_payment_discount_pct ', early_payment_discount_pct, ' on invoice ', latest_invoice_id)
+         else concat_ws('', 'early_payment_discount_pct ', early_payment_discount_pct, ' on invoice ', latest_invoice_id)
     end as early_payment_discount_reason
 from combined

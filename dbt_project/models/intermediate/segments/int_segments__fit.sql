@@ -35,8 +35,8 @@ scored as (
         concat_ws('; '
         {%- for criterion in criteria %},
             case when {{ criterion['dimension'] }} in {{ sql_string_list(criterion['values']) }}
-                 then concat('+{{ criterion['points'] }} {{ criterion['dimension'] }} ', {{ criterion['dimension'] }})
-                 else concat('+0 {{ criterion['dimension'] }} ', {{ criterion['dimension'] }},
+                 then concat_ws('', '+{{ criterion['points'] }} {{ criterion['dimension'] }} ', {{ criterion['dimension'] }})
+                 else concat_ws('', '+0 {{ criterion['dimension'] }} ', {{ criterion['dimension'] }},
                              ' not in {{ criterion['values'] | join(", ") }}')
             end
         {%- endfor %}
@@ -56,7 +56,7 @@ group_benchmarks as (
         size_tier,
         industry_vertical,
         count(*) as peers,
-        quantile_cont(revenue_12m, {{ cfg_number('scores.potential.percentile') }}) as benchmark
+        {{ quantile_cont('revenue_12m', cfg_number('scores.potential.percentile')) }} as benchmark
     from peers
     group by size_tier, industry_vertical
 ),
@@ -65,7 +65,7 @@ size_benchmarks as (
     select
         size_tier,
         count(*) as peers,
-        quantile_cont(revenue_12m, {{ cfg_number('scores.potential.percentile') }}) as benchmark
+        {{ quantile_cont('revenue_12m', cfg_number('scores.potential.percentile')) }} as benchmark
     from peers
     group by size_tier
 ),
@@ -81,11 +81,11 @@ benchmarked as (
         case
             when scored.size_tier = 'to_be_defined' then 'missing: size_tier'
             when group_benchmarks.peers >= {{ min_peers }}
-                then concat('benchmark of ', group_benchmarks.peers, ' peers in ', scored.size_tier, ' / ', scored.industry_vertical)
+                then concat_ws('', 'benchmark of ', group_benchmarks.peers, ' peers in ', scored.size_tier, ' / ', scored.industry_vertical)
             when size_benchmarks.peers >= {{ min_peers }}
-                then concat('benchmark of ', size_benchmarks.peers, ' peers in ', scored.size_tier,
+                then concat_ws('', 'benchmark of ', size_benchmarks.peers, ' peers in ', scored.size_tier,
                             ' (fewer than {{ min_peers }} in ', scored.size_tier, ' / ', scored.industry_vertical, ')')
-            else concat('no benchmark: fewer than {{ min_peers }} peers with revenue in ', scored.size_tier)
+            else concat_ws('', 'no benchmark: fewer than {{ min_peers }} peers with revenue in ', scored.size_tier)
         end as benchmark_reason,
         coalesce(opportunities.open_opportunities, 0) as open_opportunities,
         coalesce(opportunities.hot_opportunities, 0) as hot_opportunities,
@@ -104,7 +104,7 @@ valued as (
     select
         *,
         case when benchmark is not null then
-            round(greatest(0, benchmark - greatest(revenue_12m, 0)) + open_amount_base, 2)
+            {{ round_double("greatest(0, benchmark - greatest(revenue_12m, 0)) + open_amount_base", 2) }}
         end as potential_value
     from benchmarked
 )
@@ -122,18 +122,18 @@ select
         when icp_score >= {{ cfg_number(fit ~ '.fair_min_score') }} then 'fair'
         else 'poor'
     end as icp_fit,
-    concat(
+    concat_ws('', 
         case
             when insolvency_flag then 'excluded: insolvency_flag'
             when industry_vertical in {{ cfg_string_list(fit ~ '.excluded_verticals') }}
-                then concat('excluded: vertical ', industry_vertical)
+                then concat_ws('', 'excluded: vertical ', industry_vertical)
             when country_code in {{ cfg_string_list(fit ~ '.excluded_countries') }}
-                then concat('excluded: country ', country_code)
+                then concat_ws('', 'excluded: country ', country_code)
             when industry_vertical = 'to_be_defined' or size_tier = 'to_be_defined'
-                then concat('missing: ', concat_ws(', ',
+                then concat_ws('', 'missing: ', concat_ws(', ',
                     case when industry_vertical = 'to_be_defined' then 'industry_vertical' end,
                     case when size_tier = 'to_be_defined' then 'size_tier' end))
-            else concat('icp_score ', icp_score)
+            else concat_ws('', 'icp_score ', icp_score)
         end,
         ' | ', icp_criteria
     ) as icp_fit_reason,
@@ -148,10 +148,10 @@ select
     end as potential_tier,
     case
         when potential_value is null then benchmark_reason
-        else concat('potential_value ', cast(potential_value as decimal(18, 2)), ': ', benchmark_reason,
-                    ' at ', cast(round(benchmark, 2) as decimal(18, 2)), ', revenue_12m ',
+        else concat_ws('', 'potential_value ', cast(potential_value as decimal(18, 2)), ': ', benchmark_reason,
+                    ' at ', cast({{ round_double("benchmark", 2) }} as decimal(18, 2)), ', revenue_12m ',
                     cast(revenue_12m as decimal(18, 2)), ', open opportunities ',
-                    cast(round(open_amount_base, 2) as decimal(18, 2)))
+                    cast({{ round_double("open_amount_base", 2) }} as decimal(18, 2)))
     end as potential_tier_reason,
 
     case
@@ -160,8 +160,8 @@ select
         else 'cold'
     end as buying_readiness,
     case
-        when hot_opportunities > 0 then concat(hot_opportunities, ' open opportunity(ies) in a hot stage closing within the window')
-        when open_opportunities > 0 then concat(open_opportunities, ' open opportunity(ies)')
+        when hot_opportunities > 0 then concat_ws('', hot_opportunities, ' open opportunity(ies) in a hot stage closing within the window')
+        when open_opportunities > 0 then concat_ws('', open_opportunities, ' open opportunity(ies)')
         else 'no open opportunity'
     end as buying_readiness_reason
 from valued

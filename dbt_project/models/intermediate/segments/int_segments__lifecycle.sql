@@ -69,28 +69,28 @@ select
     tenure,
     case tenure
         when 'prospect' then 'prospect: no valid invoice'
-        else concat(tenure, ': first_invoice_date ', first_invoice_date, ' is ', days_since_first_invoice,
+        else concat_ws('', tenure, ': first_invoice_date ', first_invoice_date, ' is ', days_since_first_invoice,
                     ' days ago', case when tenure = 'new' then ' < ' else ' >= ' end,
                     {{ cfg_number('dimensions.tenure.new_within_days') }})
     end as tenure_reason,
 
     value_tier,
-    concat(value_tier, ': revenue_12m ', cast(revenue_12m as decimal(18, 2)),
+    concat_ws('', value_tier, ': revenue_12m ', cast(revenue_12m as decimal(18, 2)),
         case value_tier
-            when 'high' then concat(' >= ', {{ cfg_number(value ~ '.high_min_revenue') }})
-            when 'medium' then concat(' >= ', {{ cfg_number(value ~ '.medium_min_revenue') }})
+            when 'high' then concat_ws('', ' >= ', {{ cfg_number(value ~ '.high_min_revenue') }})
+            when 'medium' then concat_ws('', ' >= ', {{ cfg_number(value ~ '.medium_min_revenue') }})
             when 'low' then ' > 0'
             else ' <= 0'
         end) as value_tier_reason,
 
     pareto_class,
     case
-        when pareto_class = 'none' then concat('none: revenue_12m ', cast(revenue_12m as decimal(18, 2)), ' <= 0')
-        else concat(pareto_class, ': rank ', revenue_rank, ' of ', ranked_accounts,
+        when pareto_class = 'none' then concat_ws('', 'none: revenue_12m ', cast(revenue_12m as decimal(18, 2)), ' <= 0')
+        else concat_ws('', pareto_class, ': rank ', revenue_rank, ' of ', ranked_accounts,
                     case pareto_class
-                        when 'A' then concat(' <= ', a_max_rank)
-                        when 'B' then concat(' <= ', b_max_rank)
-                        else concat(' > ', b_max_rank)
+                        when 'A' then concat_ws('', ' <= ', a_max_rank)
+                        when 'B' then concat_ws('', ' <= ', b_max_rank)
+                        else concat_ws('', ' > ', b_max_rank)
                     end)
     end as pareto_class_reason,
 
@@ -104,14 +104,14 @@ select
     case
         when first_invoice_date is null then 'prospect: no valid invoice'
         when days_since_last_invoice >= {{ cfg_number(lifecycle ~ '.dormant_after_days') }}
-            then concat('dormant: last_invoice ', days_since_last_invoice, ' days ago >= ',
+            then concat_ws('', 'dormant: last_invoice ', days_since_last_invoice, ' days ago >= ',
                         {{ cfg_number(lifecycle ~ '.dormant_after_days') }})
         when is_strategic then 'key: is_strategic'
         when pareto_class = 'A' then 'key: pareto_class A'
         when days_since_first_invoice < {{ cfg_number(lifecycle ~ '.new_within_days') }}
-            then concat('new: first_invoice ', days_since_first_invoice, ' days ago < ',
+            then concat_ws('', 'new: first_invoice ', days_since_first_invoice, ' days ago < ',
                         {{ cfg_number(lifecycle ~ '.new_within_days') }})
-        else concat('existing: first_invoice ', days_since_first_invoice, ' days ago, last_invoice ',
+        else concat_ws('', 'existing: first_invoice ', days_since_first_invoice, ' days ago, last_invoice ',
                     days_since_last_invoice, ' days ago')
     end as lifecycle_stage_reason
 from segmented

@@ -9,11 +9,11 @@ with accounts as (
     select
         *,
         -- a valid NAICS code: 2-6 digits whose first two are a sector
-        case when regexp_full_match(industry_code, '[0-9]{2,6}')
+        case when {{ regexp_full_match('industry_code', '[0-9]{2,6}') }}
               and left(industry_code, 2) in {{ cfg_string_list(vertical ~ '.naics_sectors') }}
              then left(industry_code, 2) end as naics_sector,
         -- the words of the free-text industry: maximal runs of Unicode letters
-        regexp_extract_all(lower(industry), '\p{L}+') as industry_words
+        {{ regexp_extract_all('lower(industry)', '\\p{L}+') }} as industry_words
     from {{ ref('int_accounts__enriched') }}
 ),
 
@@ -24,14 +24,14 @@ keyword_matches as (
         {%- set keyword_lists = cfg(vertical ~ '.industry_keywords') or [] %}
         case
         {%- for keywords in keyword_lists %}
-            when len(list_intersect(industry_words, {{ sql_string_array(keywords['words']) }})) > 0
+            when {{ list_length(list_intersect('industry_words', sql_string_array(keywords['words']))) }} > 0
                 then {{ sql_string(keywords['vertical']) }}
         {%- endfor %}
         end as keyword_vertical,
         case
         {%- for keywords in keyword_lists %}
-            when len(list_intersect(industry_words, {{ sql_string_array(keywords['words']) }})) > 0
-                then list_sort(list_intersect(industry_words, {{ sql_string_array(keywords['words']) }}))[1]
+            when {{ list_length(list_intersect('industry_words', sql_string_array(keywords['words']))) }} > 0
+                then {{ list_min_string(list_intersect('industry_words', sql_string_array(keywords['words']))) }}
         {%- endfor %}
         end as keyword
     from accounts
@@ -41,17 +41,17 @@ select
     accounts.account_id,
 
     coalesce(accounts.account_type, 'to_be_defined') as party_type,
-    case when accounts.account_type is not null then concat('account_type: ', accounts.account_type)
+    case when accounts.account_type is not null then concat_ws('', 'account_type: ', accounts.account_type)
          else 'missing: account_type' end as party_type_reason,
 
     case when accounts.country_code = {{ cfg_string('general.home_country') }} then 'domestic'
          else 'international' end as market,
-    concat('country ', accounts.country_code,
+    concat_ws('', 'country ', accounts.country_code,
            case when accounts.country_code = {{ cfg_string('general.home_country') }} then ' = ' else ' <> ' end,
            'home country ', {{ cfg_string('general.home_country') }}) as market_reason,
 
     {{ cfg_map_case('accounts.country_code', 'dimensions.region.countries', cfg_string('dimensions.region.fallback')) }} as region,
-    concat('country ', accounts.country_code) as region_reason,
+    concat_ws('', 'country ', accounts.country_code) as region_reason,
 
     case
         when keyword_matches.naics_sector is not null then
@@ -62,14 +62,14 @@ select
     end as industry_vertical,
     case
         when keyword_matches.naics_sector is not null
-            then concat('industry_code ', accounts.industry_code, ' sector ', keyword_matches.naics_sector)
+            then concat_ws('', 'industry_code ', accounts.industry_code, ' sector ', keyword_matches.naics_sector)
         when keyword_matches.keyword_vertical is not null
-            then concat('industry word "', keyword_matches.keyword, '"',
+            then concat_ws('', 'industry word "', keyword_matches.keyword, '"',
                         case when accounts.industry_code is not null then ' (industry_code not a NAICS code)' else '' end)
         when accounts.industry is not null
             then 'industry text matches no keyword'
         when accounts.industry_code is not null
-            then concat('missing: valid industry_code (', accounts.industry_code, ' is not a NAICS code), industry')
+            then concat_ws('', 'missing: valid industry_code (', accounts.industry_code, ' is not a NAICS code), industry')
         else 'missing: industry_code, industry'
     end as industry_vertical_reason,
 
@@ -87,12 +87,12 @@ select
     end as size_tier,
     case
         when accounts.account_type = 'individual' then 'account_type: individual'
-        when accounts.employee_count is not null then concat('employee_count ', accounts.employee_count)
+        when accounts.employee_count is not null then concat_ws('', 'employee_count ', accounts.employee_count)
         when accounts.annual_revenue_base is not null
-            then concat('annual_revenue ', cast(round(accounts.annual_revenue_base, 2) as decimal(18, 2)), ' ', {{ cfg_string('general.base_currency') }},
+            then concat_ws('', 'annual_revenue ', cast({{ round_double("accounts.annual_revenue_base", 2) }} as decimal(18, 2)), ' ', {{ cfg_string('general.base_currency') }},
                         ' (employee_count missing)')
         when accounts.annual_revenue is not null
-            then concat('missing: employee_count; annual_revenue has no ', accounts.annual_revenue_currency, ' rate at as-of date')
+            then concat_ws('', 'missing: employee_count; annual_revenue has no ', accounts.annual_revenue_currency, ' rate at as-of date')
         else 'missing: employee_count, annual_revenue'
     end as size_tier_reason
 from accounts

@@ -5,7 +5,7 @@
     ('invalid_value', 'accounts.invalid_columns is not null', 'accounts.invalid_columns'),
     ('missing_mandatory_field', 'accounts.missing_columns is not null', 'accounts.missing_columns'),
     ('unknown_country_code', 'countries.country_code is null', 'accounts.country_code'),
-    ('created_after_as_of', 'accounts.created_date > ' ~ as_of_date(), 'cast(accounts.created_date as varchar)'),
+    ('created_after_as_of', 'accounts.created_date > ' ~ as_of_date(), 'cast(accounts.created_date as ' ~ dbt.type_string() ~ ')'),
     ('duplicate_key', 'accounts.is_duplicate_key', none),
 ] -%}
 

@@ -26,6 +26,6 @@ decided as (
 )
 
 select
-    * exclude (account_exclusion_reason),
+    {{ star_except(['account_exclusion_reason']) }},
     case when quarantine_reason is null then account_exclusion_reason end as exclusion_reason
 from decided

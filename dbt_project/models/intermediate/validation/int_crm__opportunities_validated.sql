@@ -11,7 +11,7 @@
 
 with opportunities as (
     select
-        * replace (coalesce(currency, {{ cfg_string('general.base_currency') }}) as currency)
+        {{ star_replace(ref('stg_crm__opportunities'), {'currency': "coalesce(currency, " ~ cfg_string('general.base_currency') ~ ")"}) }}
     from {{ ref('stg_crm__opportunities') }}
 ),
 
@@ -38,6 +38,6 @@ decided as (
 )
 
 select
-    * exclude (account_exclusion_reason),
+    {{ star_except(['account_exclusion_reason']) }},
     case when quarantine_reason is null then account_exclusion_reason end as exclusion_reason
 from decided

@@ -32,7 +32,7 @@ decided as (
 )
 
 select
-    * exclude (invoice_exclusion_reason),
+    {{ star_except(['invoice_exclusion_reason']) }},
     case when quarantine_reason is null and invoice_exclusion_reason is not null
-         then concat('invoice_', invoice_exclusion_reason) end as exclusion_reason
+         then concat_ws('', 'invoice_', invoice_exclusion_reason) end as exclusion_reason
 from decided

@@ -37,13 +37,12 @@ decided as (
     from invoices
     left join account_ids
         on invoices.account_id = account_ids.account_id
-    asof left join usable_rates as rate_at_invoice_date
-        on invoices.currency = rate_at_invoice_date.currency
-        and invoices.invoice_date >= rate_at_invoice_date.rate_date
+    {{ asof_left_join('invoices', 'usable_rates', 'rate_at_invoice_date',
+                      'currency', 'currency', 'invoice_date', 'rate_date') }}
 )
 
 select
-    * exclude (account_exclusion_reason),
+    {{ star_except(['account_exclusion_reason']) }},
     case
         when quarantine_reason is not null then null
         when is_void then 'void'

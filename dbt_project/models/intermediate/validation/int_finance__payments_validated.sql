@@ -7,7 +7,7 @@
     ('missing_mandatory_field', 'payments.missing_columns is not null', 'payments.missing_columns'),
     ('duplicate_key', 'payments.is_duplicate_key', none),
     ('payment_currency_mismatch', 'payments.currency <> invoice_ids.currency',
-        "concat(payments.currency, ' vs invoice ', invoice_ids.currency)"),
+        "concat_ws('', payments.currency, ' vs invoice ', invoice_ids.currency)"),
 ] -%}
 
 with payments as (
@@ -39,10 +39,10 @@ decided as (
 )
 
 select
-    * exclude (invoice_exclusion_reason, invoice_type),
+    {{ star_except(['invoice_exclusion_reason', 'invoice_type']) }},
     case
         when quarantine_reason is not null then null
-        when invoice_exclusion_reason is not null then concat('invoice_', invoice_exclusion_reason)
+        when invoice_exclusion_reason is not null then concat_ws('', 'invoice_', invoice_exclusion_reason)
         when payment_date > {{ as_of_date() }} then 'dated_after_as_of'
         -- credit notes are never open items and settle nothing
         when invoice_type = 'credit_note' then 'paid_on_credit_note'

@@ -56,14 +56,14 @@ history as (
 )
 
 select
-    cast(account_id as varchar) as account_id,
-    cast(dimension as varchar) as dimension,
-    cast(segment_value as varchar) as segment_value,
-    cast(reason as varchar) as reason,
+    cast(account_id as {{ dbt.type_string() }}) as account_id,
+    cast(dimension as {{ dbt.type_string() }}) as dimension,
+    cast(segment_value as {{ dbt.type_string() }}) as segment_value,
+    cast(reason as {{ dbt.type_string() }}) as reason,
     cast(is_override as boolean) as is_override,
-    cast(change_cause as varchar) as change_cause,
-    cast(ruleset_version as varchar) as ruleset_version,
+    cast(change_cause as {{ dbt.type_string() }}) as change_cause,
+    cast(ruleset_version as {{ dbt.type_string() }}) as ruleset_version,
     cast(valid_from as date) as valid_from,
     cast(valid_to as date) as valid_to,
-    cast(run_id as varchar) as run_id
+    cast(run_id as {{ dbt.type_string() }}) as run_id
 from history

@@ -61,7 +61,7 @@ declared (dimension, segment) as (
         ({{ sql_string(dimension) }}, {{ sql_string(segment) }}){{ ',' if not loop.last }}
     {%- endfor %}
     {%- else %}
-    select cast(null as varchar), cast(null as varchar) where false
+    select cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}) where false
     {%- endif %}
 ),
 
@@ -125,18 +125,18 @@ kpis as (
 
 select
     {{ as_of_date() }} as as_of_date,
-    cast(dimension as varchar) as dimension,
-    cast(segment as varchar) as segment,
+    cast(dimension as {{ dbt.type_string() }}) as dimension,
+    cast(segment as {{ dbt.type_string() }}) as segment,
     cast(accounts as bigint) as accounts,
     cast(case when total_accounts > 0 then cast(accounts as double) / total_accounts end as double)
         as share_of_accounts,
     cast(revenue as decimal(18, 2)) as revenue,
-    cast(case when accounts > 0 then round(revenue / accounts, 2) end as decimal(18, 2)) as revenue_per_account,
+    cast(case when accounts > 0 then {{ round_double("cast(revenue as double) / accounts", 2) }} end as decimal(18, 2)) as revenue_per_account,
     cast(case when total_revenue <> 0 then cast(revenue as double) / cast(total_revenue as double) end as double)
         as share_of_revenue,
     cast(case when accounts_with_prior_revenue > 0
               then cast(accounts_retained as double) / accounts_with_prior_revenue end as double) as retention_rate,
-    cast(round(avg_days_late, 2) as decimal(10, 2)) as avg_days_late,
+    cast({{ round_double("avg_days_late", 2) }} as decimal(10, 2)) as avg_days_late,
     cast(case when total_accounts > 0 then cast(to_be_defined_accounts as double) / total_accounts end as double)
         as share_to_be_defined,
     cast(previous_accounts as bigint) as previous_accounts,

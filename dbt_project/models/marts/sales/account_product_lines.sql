@@ -17,12 +17,12 @@ window_revenue as (
 )
 
 select
-    cast(accounts.account_id as varchar) as account_id,
-    cast(product_lines.product_line as varchar) as product_line,
+    cast(accounts.account_id as {{ dbt.type_string() }}) as account_id,
+    cast(product_lines.product_line as {{ dbt.type_string() }}) as product_line,
     {{ as_of_date() }} as as_of_date,
-    cast(round(coalesce(window_revenue.revenue_base, 0), 2) as decimal(18, 2)) as revenue_12m,
-    cast(round(coalesce(window_revenue.margin_base, 0), 2) as decimal(18, 2)) as margin_12m,
-    coalesce(round(window_revenue.revenue_base, 2) > 0, false) as adopted,
+    cast({{ round_double("coalesce(window_revenue.revenue_base, 0)", 2) }} as decimal(18, 2)) as revenue_12m,
+    cast({{ round_double("coalesce(window_revenue.margin_base, 0)", 2) }} as decimal(18, 2)) as margin_12m,
+    coalesce({{ round_double("window_revenue.revenue_base", 2) }} > 0, false) as adopted,
     {{ run_var('run_id') }} as run_id
 from accounts
 cross join product_lines

@@ -47,7 +47,7 @@ with_capacity as (
 )
 
 select
-    cast(owner_id as varchar) as owner_id,
+    cast(owner_id as {{ dbt.type_string() }}) as owner_id,
     cast(accounts as bigint) as accounts,
     cast(key_accounts as bigint) as key_accounts,
     cast(max_accounts as integer) as max_accounts,
@@ -55,10 +55,10 @@ select
     coalesce(accounts > max_accounts or key_accounts > max_key_accounts, false) as is_overloaded,
     cast(nullif(concat_ws('; ',
         case when accounts > max_accounts
-             then concat(cast(accounts as varchar), ' accounts, capacity ', cast(max_accounts as varchar)) end,
+             then concat_ws('', cast(accounts as {{ dbt.type_string() }}), ' accounts, capacity ', cast(max_accounts as {{ dbt.type_string() }})) end,
         case when key_accounts > max_key_accounts
-             then concat(cast(key_accounts as varchar), ' key accounts, capacity ', cast(max_key_accounts as varchar)) end
-    ), '') as varchar) as overload_reason,
+             then concat_ws('', cast(key_accounts as {{ dbt.type_string() }}), ' key accounts, capacity ', cast(max_key_accounts as {{ dbt.type_string() }})) end
+    ), '') as {{ dbt.type_string() }}) as overload_reason,
     cast(revenue_12m as decimal(18, 2)) as revenue_12m,
     {%- for stage in lifecycle_stages %}
     cast(lifecycle_{{ stage }} as bigint) as lifecycle_{{ stage }},
