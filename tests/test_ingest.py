@@ -102,6 +102,33 @@ def test_row_numbers_follow_file_order_at_scale(conn, landing):
     assert mismatched == 0
 
 
+def test_row_numbers_of_delta_files_read_in_one_scan(conn, landing):
+    """Quote-free files of one layout are read together; a file whose rows differ from its
+    line count (a blank line) sends the batch back to file-by-file reading, and every
+    file's row numbers still follow its own lines."""
+    header = "invoice_id,account_id,invoice_date,due_date,currency,total_amount\n"
+    expected = {}
+    for day in range(1, 13):
+        name = f"finance/invoices/2026-11-{day:02d}.csv"
+        lines = [f"I{day}-{i},A1,2026-11-{day:02d},2026-12-01,EUR,{i}" for i in range(1, 4 + day)]
+        body = "\n".join(lines) + "\n"
+        if day == 5:  # a blank line: one row fewer than the file has lines
+            body = "\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n"
+        write(landing, name, header + body)
+        expected[name] = [(line.split(",")[0], number) for number, line in enumerate(lines, start=1)]
+    load(conn, landing, spec=INVOICES)
+    for name, rows_of_file in expected.items():
+        got = conn.execute(
+            "SELECT invoice_id, _row_number FROM raw.finance__invoices WHERE _file_name = ? ORDER BY _row_number",
+            [name],
+        ).fetchall()
+        if name.endswith("-05.csv"):  # the row after the blank line is on the file's 4th data line
+            assert [row[0] for row in got] == [row[0] for row in rows_of_file]
+            assert [row[1] for row in got][:2] == [1, 2]
+        else:
+            assert got == rows_of_file, name
+
+
 def test_headers_case_insensitive_reordered_and_trimmed(conn, landing):
     write(landing, "crm/accounts/2026-11-22.csv", " Created_At ,COUNTRY_CODE,Account_Name, ACCOUNT_ID\n2026-01-01,DE,Acme,A1\n")
     result = load(conn, landing)
