@@ -86,14 +86,15 @@ def _current_files(conn: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -
 
 
 def _why_full(conn: duckdb.DuckDBPyConnection, consumed: set[tuple], current: set[tuple]) -> str | None:
-    if not (_table_exists(conn, BUILD_TABLE) and _table_exists(conn, CONSUMED_TABLE)):
-        return "no earlier build"
-    state = conn.execute(f"select fingerprint, status from {BUILD_TABLE}").fetchall()
+    state = conn.execute(f"select fingerprint, status from {BUILD_TABLE}").fetchall() if _table_exists(
+        conn, BUILD_TABLE) else []
     if len(state) != 1:
         return "no earlier build"
     fingerprint, status = state[0]
     if status != "built":
         return "the last build did not complete"
+    if not _table_exists(conn, CONSUMED_TABLE):
+        return "no earlier build"
     if fingerprint != project_fingerprint():
         return "the dbt project changed"
     gone = consumed - current

@@ -117,7 +117,8 @@ def test_incremental_night_publishes_what_a_full_build_publishes(tmp_path, redel
     invoices = sorted((landing / "finance" / "invoices").glob("*.csv"))
     # the new day re-sends an invoice of an earlier day with another amount, and holds a
     # row without a key (quarantined, never merged)
-    earlier = invoices[-5].read_text(encoding="utf-8").splitlines()
+    earlier = next(lines for lines in (f.read_text(encoding="utf-8").splitlines() for f in reversed(invoices[1:-3]))
+                   if len(lines) > 2)
     header, resent = earlier[0], earlier[1].split(",")
     columns = header.split(",")
     resent[columns.index("total_amount")] = "12345.67"
@@ -126,9 +127,19 @@ def test_incremental_night_publishes_what_a_full_build_publishes(tmp_path, redel
     with invoices[-1].open("a", encoding="utf-8") as day:
         day.write(",".join(resent) + "\n" + ",".join(keyless) + "\n")
 
+    # a late file: the oldest day arrives only with the last night, holding an older
+    # version of a key whose newest version was merged on the night before
+    late = invoices[0]
+    stale = earlier[2].split(",")
+    stale[columns.index("total_amount")] = "999.99"
+    late_text = late.read_text(encoding="utf-8")
+    late.unlink()
+
     nightly = tmp_path / "nightly" / "segments.duckdb"
     paths = RunPaths.resolve(landing, nightly)
     assert run_nightly_job(paths, AS_OF - timedelta(days=1)).published
+    late.write_text(late_text.rstrip("\n").split("\n")[0] + "\n" + ",".join(stale) + "\n"
+                    + "".join(line + "\n" for line in late_text.rstrip("\n").split("\n")[1:]), encoding="utf-8")
     if redeliver_old_file:
         old = invoices[-10]
         old.write_text(old.read_text(encoding="utf-8") + ",".join(keyless) + "\n", encoding="utf-8")
@@ -139,6 +150,15 @@ def test_incremental_night_publishes_what_a_full_build_publishes(tmp_path, redel
     finally:
         conn.close()
     assert state == [("built", "full" if redeliver_old_file else "incremental")]
+    conn = duckdb.connect(str(paths.work_db), read_only=True)
+    try:
+        amounts = conn.execute(
+            "select invoice_id, total_amount from staging.stg_finance__invoices where invoice_id in (?, ?)",
+            [resent[0], stale[0]],
+        ).fetchall()
+    finally:
+        conn.close()
+    assert dict(amounts) == {resent[0]: 12345.67, stale[0]: float(earlier[2].split(",")[columns.index("total_amount")])}
 
     fresh = tmp_path / "fresh" / "segments.duckdb"
     assert run_nightly_job(RunPaths.resolve(landing, fresh), AS_OF).published
