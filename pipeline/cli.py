@@ -1,7 +1,7 @@
 """`segmentation`: the console command (data contract, section 4).
 
     segmentation run [--landing DIR] [--warehouse FILE] [--as-of YYYY-MM-DD]
-                     [--config FILE] [--overrides FILE] [--allow-row-drop]
+                     [--config FILE] [--overrides FILE] [--allow-row-drop] [--target duckdb|spark]
     segmentation backfill --from YYYY-MM-DD --to YYYY-MM-DD [--landing DIR] [--warehouse FILE]
                           [--config FILE] [--overrides FILE] [--allow-row-drop]
     segmentation demo-data --out DIR [--accounts N] [--seed S] [--as-of YYYY-MM-DD]
@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.config import ConfigError, load_config
-from pipeline.settings import ENV_OVERRIDES, RunPaths, parse_as_of, resolve_as_of
+from pipeline.settings import ENV_OVERRIDES, TARGETS, RunPaths, parse_as_of, resolve_as_of, resolve_target
 
 EXIT_PUBLISHED = 0
 EXIT_NOT_PUBLISHED = 1
@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="rules configuration laid over the defaults (env SEGMENTATION_CONFIG)")
     run.add_argument("--overrides", help="overrides CSV (env SEGMENTATION_OVERRIDES, default <landing>/overrides.csv)")
     run.add_argument("--allow-row-drop", action="store_true", help="accept a fall of the published row count over the gate's limit, for this run")
+    run.add_argument(
+        "--target", choices=TARGETS,
+        help="engine: duckdb (the warehouse file) or spark (dbt's `spark` target: Spark catalog, views "
+        "analytics.*) (env SEGMENTATION_TARGET, default duckdb)",
+    )
 
     backfill = commands.add_parser(
         "backfill",
@@ -58,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     for flag in ("--landing", "--warehouse", "--config", "--overrides"):
         backfill.add_argument(flag, help=next(a.help for a in run._actions if flag in a.option_strings))
     backfill.add_argument("--allow-row-drop", action="store_true", help="accept a large fall of the row count on every date")
+    backfill.add_argument("--target", choices=TARGETS, help=next(a.help for a in run._actions if "--target" in a.option_strings))
 
     demo = commands.add_parser("demo-data", help="write realistic demo extracts into a landing folder")
     demo.add_argument("--out", required=True, help="landing folder to write")
@@ -163,19 +169,41 @@ def _run_paths(args: argparse.Namespace):
     return paths, config
 
 
+def _target(args: argparse.Namespace) -> str | None:
+    """The run's engine (--target, SEGMENTATION_TARGET, duckdb), or None after saying what is wrong."""
+    try:
+        target = resolve_target(getattr(args, "target", None))
+    except ValueError as error:
+        print(f"segmentation: {error}", file=sys.stderr)
+        return None
+    if target == "spark":
+        from pipeline.spark.session import SparkUnavailable, require_spark
+
+        try:
+            require_spark()
+        except SparkUnavailable as error:
+            print(f"segmentation: target spark: {error}", file=sys.stderr)
+            return None
+    return target
+
+
 def run_command(args: argparse.Namespace) -> int:
     resolved = _run_paths(args)
     if resolved is None:
         return EXIT_USAGE
+    target = _target(args)
+    if target is None:
+        return EXIT_USAGE
     paths, config = resolved
     as_of = resolve_as_of(args.as_of, config.general.timezone)
 
-    print(f"segmentation run as of {as_of} | landing {paths.landing_dir} | warehouse {paths.warehouse}", file=sys.stderr)
+    where = f"Spark catalog in {paths.spark_home}" if target == "spark" else f"warehouse {paths.warehouse}"
+    print(f"segmentation run as of {as_of} | landing {paths.landing_dir} | {where}", file=sys.stderr)
     from pipeline.runner import run_nightly_job
 
     outcome = run_nightly_job(
         paths, as_of, allow_row_drop=args.allow_row_drop,
-        overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)),
+        overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)), target=target,
     )
     print(outcome.summary())
     return EXIT_PUBLISHED if outcome.published else EXIT_NOT_PUBLISHED
@@ -192,6 +220,9 @@ def backfill_command(args: argparse.Namespace) -> int:
     if resolved is None:
         return EXIT_USAGE
     paths, _config = resolved
+    target = _target(args)
+    if target is None:
+        return EXIT_USAGE
     from pipeline.runner import run_nightly_job
 
     days = (args.last - args.first).days + 1
@@ -200,7 +231,7 @@ def backfill_command(args: argparse.Namespace) -> int:
         print(f"segmentation backfill {offset + 1}/{days}: as of {as_of}", file=sys.stderr)
         outcome = run_nightly_job(
             paths, as_of, allow_row_drop=args.allow_row_drop,
-            overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)),
+            overrides_named=bool(args.overrides or os.environ.get(ENV_OVERRIDES)), target=target,
         )
         print(outcome.summary().splitlines()[0])
         if not outcome.published:

@@ -31,13 +31,21 @@ class RunOutcome:
     quarantined: Counter = field(default_factory=Counter)
     excluded: Counter = field(default_factory=Counter)
     report_file: Path | None = None
+    target: str = "duckdb"
 
     def summary(self) -> str:
         lines = []
-        if self.published:
+        if self.published and self.target == "spark":
+            lines.append(
+                f"PUBLISHED {self.published_rows} accounts as of {self.as_of} to the Spark catalog "
+                f"(views analytics.*, Spark home {self.paths.spark_home}) (run {self.run_id})"
+            )
+        elif self.published:
             lines.append(
                 f"PUBLISHED {self.published_rows} accounts as of {self.as_of} to {self.paths.warehouse} (run {self.run_id})"
             )
+        elif self.target == "spark":
+            lines.append(f"NOT PUBLISHED (run {self.run_id}): the previous publication (Spark views analytics.*) stays as it was")
         else:
             lines.append(
                 f"NOT PUBLISHED (run {self.run_id}): the previous publication in {self.paths.warehouse} stays as it was"
@@ -105,10 +113,38 @@ def _ledger(paths: RunPaths, run_id: str) -> tuple[Counter, Counter, bool]:
         conn.close()
 
 
+def _spark_ledger(paths: RunPaths, run_id: str) -> tuple[Counter, Counter]:
+    """Target `spark`: the counts the gate stored in the working file (audit.spark_ledger)."""
+    quarantined, excluded = Counter(), Counter()
+    if not paths.work_db.exists():
+        return quarantined, excluded
+    try:
+        conn = duckdb.connect(str(paths.work_db), read_only=True)
+    except duckdb.Error:
+        return quarantined, excluded
+    try:
+        from pipeline.defs.publication import SPARK_LEDGER_TABLE
+
+        for outcome, reason, rows in conn.execute(
+            f"select outcome, reason, row_count from {SPARK_LEDGER_TABLE} where run_id = ?", [run_id]
+        ).fetchall():
+            (quarantined if outcome == "quarantined" else excluded)[reason] += int(rows)
+    except duckdb.Error:
+        pass
+    finally:
+        conn.close()
+    return quarantined, excluded
+
+
 def run_nightly_job(
-    paths: RunPaths, as_of: date, allow_row_drop: bool = False, overrides_named: bool = False
+    paths: RunPaths, as_of: date, allow_row_drop: bool = False, overrides_named: bool = False,
+    target: str | None = None,
 ) -> RunOutcome:
+    """`target`: duckdb or spark (default: SEGMENTATION_TARGET, then duckdb)."""
     from pipeline.definitions import defs
+    from pipeline.settings import resolve_target
+
+    target = resolve_target(target)
 
     report = RunReport()
     job = defs.resolve_job_def(NIGHTLY_JOB_NAME).with_logger_defs({"progress": progress_logger_def(report)})
@@ -119,11 +155,18 @@ def run_nightly_job(
         config_file=str(paths.config_file) if paths.config_file else None,
         overrides_file=str(paths.overrides_file) if overrides_named else None,
         allow_row_drop=allow_row_drop,
+        target=target if target != "duckdb" else None,
     )
     run_config["loggers"] = {"progress": {}}
     # dagster-dbt re-emits dbt's log lines on stdout: keep stdout for the summary.
     with _instance() as instance, contextlib.redirect_stdout(sys.stderr):
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        try:
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        finally:
+            if target == "spark":  # a failed run may leave the Spark worker (and its JVM) up
+                from pipeline.spark import worker
+
+                worker.shutdown()
     published = result.success and any(
         event.event_type_value == "ASSET_MATERIALIZATION"
         and event.asset_key == dg.AssetKey(["analytics", "segmented_accounts"])
@@ -132,6 +175,18 @@ def run_nightly_job(
     if os.environ.get(ENV_TIMINGS_FILE):
         # `segmentation bench` runs the command in a child process and reads this back
         Path(os.environ[ENV_TIMINGS_FILE]).write_text(json.dumps(report.step_seconds), encoding="utf-8")
+    if target == "spark":
+        quarantined, excluded = _spark_ledger(paths, result.run_id)
+        outcome = RunOutcome(result.run_id, as_of, paths, published, report, quarantined=quarantined,
+                             excluded=excluded, target=target)
+        if published:
+            outcome.published_rows = next(
+                event.materialization.metadata["dagster/row_count"].value
+                for event in result.all_events
+                if event.event_type_value == "ASSET_MATERIALIZATION"
+                and event.asset_key == dg.AssetKey(["analytics", "segmented_accounts"])
+            )
+        return outcome
     quarantined, excluded, built = _ledger(paths, result.run_id)
     outcome = RunOutcome(result.run_id, as_of, paths, published, report, quarantined=quarantined, excluded=excluded)
     if published:

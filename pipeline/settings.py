@@ -20,6 +20,13 @@ ENV_WAREHOUSE = "SEGMENTATION_WAREHOUSE"
 ENV_AS_OF = "SEGMENTATION_AS_OF"
 ENV_CONFIG = "SEGMENTATION_CONFIG"
 ENV_OVERRIDES = "SEGMENTATION_OVERRIDES"
+ENV_TARGET = "SEGMENTATION_TARGET"  # the dbt target / engine: duckdb (default) or spark
+ENV_SPARK_HOME = "SEGMENTATION_SPARK_HOME"  # Spark local mode: metastore + warehouse folder
+# the value a run put into SEGMENTATION_SPARK_HOME itself (not the user's choice)
+_ENV_SPARK_HOME_SET_BY_RUN = "_SEGMENTATION_SPARK_HOME_SET_BY_RUN"
+
+TARGETS = ("duckdb", "spark")
+DEFAULT_TARGET = "duckdb"
 
 
 def parse_as_of(value: str) -> date:
@@ -48,6 +55,16 @@ class RunPaths:
     def work_db(self) -> Path:
         return self.work_dir / "work.duckdb"
 
+    @property
+    def spark_home(self) -> Path:
+        """Spark local mode (target `spark`): the Derby metastore and the managed
+        tables, SEGMENTATION_SPARK_HOME or beside the warehouse path (so runs with
+        different warehouse paths share no Spark catalog either)."""
+        configured = os.environ.get(ENV_SPARK_HOME)
+        if configured and configured != os.environ.get(_ENV_SPARK_HOME_SET_BY_RUN):
+            return Path(configured).resolve()
+        return self.work_dir / "spark"
+
     @classmethod
     def resolve(
         cls,
@@ -74,3 +91,11 @@ def resolve_as_of(value: str | date | None, timezone: str) -> date:
         return value
     value = value or os.environ.get(ENV_AS_OF)
     return parse_as_of(value) if value else today_in(timezone)
+
+
+def resolve_target(value: str | None = None) -> str:
+    """The engine of a run: flag, then SEGMENTATION_TARGET, then duckdb."""
+    target = (value or os.environ.get(ENV_TARGET) or DEFAULT_TARGET).strip().lower()
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)} (--target / {ENV_TARGET})")
+    return target

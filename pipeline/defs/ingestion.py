@@ -4,6 +4,7 @@ database. Asset keys are taken from the dbt sources that read the raw tables, so
 lineage runs from each extract through every model to the published tables."""
 
 
+import contextlib
 import json
 
 import dagster as dg
@@ -16,6 +17,7 @@ from pipeline.dbt_project import manifest
 from pipeline.defs.resources import RunSettings
 from pipeline.defs.transform import segmentation_dbt_models
 from pipeline.ingest import LandingError, discover, load_entity
+from pipeline.ingest.files import inspect_file
 from pipeline.work_db import connect_work_db
 
 
@@ -37,6 +39,19 @@ def _record_loaded_files(conn, run_id: str, spec: EntitySpec, result) -> None:
             "insert into audit.loaded_files select ?, ?, unnest(?::varchar[])",
             [run_id, spec.name, [json.dumps(file.as_dict()) for file in result.files]],
         )
+
+
+def _load_entity_on_spark(spec: EntitySpec, selection, paths):
+    """Target `spark`: the same selection and file checks (header, required columns,
+    UTF-8, hash) here, the rows read by Spark into raw.<entity> of its catalog."""
+    from pipeline.spark import ingest as spark_ingest
+    from pipeline.spark import worker
+    from pipeline.spark.session import use_spark_home
+
+    with contextlib.closing(duckdb.connect()) as conn:  # reads Parquet schemas only
+        inspections = [inspect_file(conn, spec, file) for file in selection.files]
+    use_spark_home(paths.spark_home)
+    return worker.call(spark_ingest.load_entity, spec, selection, inspections)
 
 
 def _build_entity_asset(spec: EntitySpec) -> dg.AssetsDefinition:
@@ -62,9 +77,14 @@ def _build_entity_asset(spec: EntitySpec) -> dg.AssetsDefinition:
             )
         try:
             selection = discover(paths.landing_dir, as_of, spec, overrides_file=paths.overrides_file)
-            with connect_work_db(paths.work_db) as conn:
-                result = load_entity(conn, spec, selection)
-                _record_loaded_files(conn, context.run.run_id, spec, result)
+            if run_settings.on_spark():
+                result = _load_entity_on_spark(spec, selection, paths)
+                with connect_work_db(paths.work_db) as conn:
+                    _record_loaded_files(conn, context.run.run_id, spec, result)
+            else:
+                with connect_work_db(paths.work_db) as conn:
+                    result = load_entity(conn, spec, selection)
+                    _record_loaded_files(conn, context.run.run_id, spec, result)
         except LandingError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         for warning in result.warnings:
@@ -87,6 +107,14 @@ entity_assets = [_build_entity_asset(spec) for spec in load_entity_specs()]
 )
 def iso_countries(run_settings: RunSettings) -> dg.MaterializeResult:
     codes = sorted(country.alpha_2 for country in pycountry.countries)
+    if run_settings.on_spark():
+        from pipeline.spark import ingest as spark_ingest
+        from pipeline.spark import worker
+        from pipeline.spark.session import use_spark_home
+
+        use_spark_home(run_settings.paths().spark_home)
+        rows = worker.call(spark_ingest.load_iso_countries, codes)
+        return dg.MaterializeResult(metadata={"rows": rows, "pycountry": pycountry.__name__, "target": "spark"})
     with connect_work_db(run_settings.paths().work_db) as conn:
         conn.execute("create schema if not exists raw")
         conn.execute("create or replace table raw.reference__iso_countries (country_code varchar)")
@@ -153,6 +181,22 @@ def copy_from_warehouse(conn: duckdb.DuckDBPyConnection, warehouse, table: str) 
 def previous_publication(run_settings: RunSettings):
     """Read-only: the warehouse is never written here (publication swaps it whole)."""
     paths = run_settings.paths()
+    if run_settings.on_spark():
+        # the published views analytics.<table> of the Spark catalog (pipeline/spark/publish.py)
+        from pipeline.spark import ingest as spark_ingest
+        from pipeline.spark import worker
+        from pipeline.spark.session import use_spark_home
+
+        use_spark_home(paths.spark_home)
+        counts = worker.call(spark_ingest.copy_previous_publication, {
+            table: (published, _warehouse_source_columns(table)) for table, published in WAREHOUSE_TABLES.items()
+        })
+        for table in WAREHOUSE_TABLES:
+            yield dg.MaterializeResult(
+                asset_key=_source_asset_key(WAREHOUSE_SOURCE, table),
+                metadata={"dagster/row_count": counts[table], "spark_home": dg.MetadataValue.path(str(paths.spark_home))},
+            )
+        return
     with connect_work_db(paths.work_db) as conn:
         conn.execute("create schema if not exists raw")
         for table in WAREHOUSE_TABLES:

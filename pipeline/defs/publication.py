@@ -23,6 +23,7 @@ from pipeline.defs.resources import RunSettings
 from pipeline.defs.transform import segmentation_dbt_models
 from pipeline.publish import (
     CheckOutcome,
+    assert_audited,
     last_published_row_count,
     publish,
     quarantine_share_check,
@@ -205,6 +206,9 @@ def _published_rows(run_settings: RunSettings) -> int:
 def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettings):
     """Run the gate's checks, record the verdict for this run in the working database
     (the publish step reads it back), and report each check."""
+    if run_settings.on_spark():
+        yield from _publish_gate_on_spark(context, run_settings)
+        return
     from data_checks import validate_segmented_accounts
 
     config = run_settings.config()
@@ -249,6 +253,96 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
         )
 
 
+def _report_check_results(context, outcomes: list[CheckOutcome], warnings: list[CheckOutcome]):
+    for outcome in outcomes:
+        if not outcome.passed:
+            context.log.error(f"publish gate: {outcome.name} failed: {outcome.message}")
+    for outcome in warnings:
+        if not outcome.passed:
+            context.log.warning(f"warning: {outcome.message}")
+    for outcome in outcomes + warnings:
+        yield dg.AssetCheckResult(
+            check_name=outcome.name,
+            asset_key=model_key(ACCOUNTS_MODEL),
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity.ERROR if outcome in outcomes else dg.AssetCheckSeverity.WARN,
+            description=outcome.message,
+            metadata={"examples": dg.MetadataValue.json(outcome.to_dict()["examples"])},
+        )
+
+
+SPARK_LEDGER_TABLE = "audit.spark_ledger"
+
+
+def _publish_gate_on_spark(context: dg.AssetCheckExecutionContext, run_settings: RunSettings):
+    """Target `spark`: stage the tables to publish as analytics_<run>.<table> in the Spark
+    catalog and audit exactly those (pipeline/spark/publish.py); the verdict is recorded
+    like DuckDB's, in the run's working file, which the publish step reads back."""
+    from pipeline.spark import publish as spark_publish
+    from pipeline.spark import worker
+    from pipeline.spark.session import use_spark_home
+
+    config = run_settings.config()
+    paths = run_settings.paths()
+    use_spark_home(paths.spark_home)
+    result = worker.call(
+        spark_publish.stage_and_audit,
+        context.run.run_id,
+        {model: model_relation(model) for model in PUBLISHED_MODELS},
+        accounts=ACCOUNTS_MODEL,
+        kpis=KPIS_MODEL,
+        accounts_validated=model_relation("int_crm__accounts_validated"),
+        overrides_evaluated=model_relation("int_overrides__evaluated"),
+        input_row_outcomes=model_relation("input_row_outcomes"),
+        mandatory_columns=mandatory_columns(ACCOUNTS_MODEL),
+        declared_segments={name: list(segments) for name, segments in published_dimensions(config).items()},
+        max_quarantined_account_share=config.gate.max_quarantined_account_share,
+        max_row_count_drop=config.gate.max_row_count_drop,
+        allow_row_drop=run_settings.allow_row_drop,
+        to_be_defined_share=config.gate.to_be_defined_warning_share,
+        share_move=config.gate.segment_share_move_warning,
+    )
+    outcomes = [CheckOutcome.from_dict(item) for item in result["outcomes"]]
+    warnings = [CheckOutcome.from_dict(item) for item in result["warnings"]]
+    passed = all(outcome.passed for outcome in outcomes)
+    record_audit(paths.work_db, context.run.run_id, passed, outcomes)
+    with connect_work_db(paths.work_db) as conn:  # what the command line's summary reports
+        conn.execute("create schema if not exists audit")
+        conn.execute(f"create table if not exists {SPARK_LEDGER_TABLE} "
+                     "(run_id varchar, outcome varchar, reason varchar, row_count bigint)")
+        conn.execute(f"delete from {SPARK_LEDGER_TABLE} where run_id = ?", [context.run.run_id])
+        for outcome, reason, rows in result["ledger"]:
+            conn.execute(f"insert into {SPARK_LEDGER_TABLE} values (?, ?, ?, ?)",
+                         [context.run.run_id, outcome, reason, rows])
+    context.log.info(f"publish gate on Spark: audited {result['rows']} accounts staged in {result['database']}")
+    yield from _report_check_results(context, outcomes, warnings)
+
+
+def _publish_on_spark(context: dg.AssetExecutionContext, run_settings: RunSettings, publication: dict[str, Any]):
+    from pipeline.spark import publish as spark_publish
+    from pipeline.spark import worker
+    from pipeline.spark.session import use_spark_home
+
+    paths = run_settings.paths()
+    assert_audited(paths.work_db, context.run.run_id)  # refuses a run without a passing gate
+    use_spark_home(paths.spark_home)
+    try:
+        counts = worker.call(spark_publish.publish, context.run.run_id, list(PUBLISHED_MODELS), publication)
+    finally:
+        worker.shutdown()  # the run's last use of Spark: release the metastore
+    database = spark_publish.run_database(context.run.run_id)
+    context.log.info(
+        f"published {counts[ACCOUNTS_MODEL]} accounts and {counts[QUARANTINE_MODEL]} quarantined rows: "
+        f"Spark views {spark_publish.PUBLISHED_DATABASE}.* now read {database}.* (Spark home {paths.spark_home})"
+    )
+    for model in PUBLISHED_MODELS:
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey(["analytics", model]),
+            metadata={"dagster/row_count": counts[model], "target": "spark", "spark_table": f"{database}.{model}",
+                      "as_of_date": run_settings.as_of_date().isoformat()},
+        )
+
+
 @dg.multi_asset(
     outs={
         model: dg.AssetOut(
@@ -279,17 +373,21 @@ def publish_warehouse(context: dg.AssetExecutionContext, run_settings: RunSettin
             "select results from audit.gate_results where run_id = ? order by audit_seq desc limit 1",
             [context.run.run_id],
         ).fetchone()
+    publication = {
+        "run_id": context.run.run_id,
+        "as_of_date": run_settings.as_of_date(),
+        "ruleset_version": ruleset_version(config),
+        "input_files": input_files,
+        "check_results": json.loads(results[0]) if results else [],
+    }
+    if run_settings.on_spark():
+        yield from _publish_on_spark(context, run_settings, publication)
+        return
     publish(
         paths.work_db,
         paths.warehouse,
         tables={model: model_relation(model) for model in PUBLISHED_MODELS},
-        publication={
-            "run_id": context.run.run_id,
-            "as_of_date": run_settings.as_of_date(),
-            "ruleset_version": ruleset_version(config),
-            "input_files": input_files,
-            "check_results": json.loads(results[0]) if results else [],
-        },
+        publication=publication,
     )
     metadata = published_metadata(paths.warehouse, context.run.run_id)
     context.log.info(
@@ -377,6 +475,9 @@ def run_report(context: dg.AssetExecutionContext, run_settings: RunSettings) -> 
     report that cannot be written is a warning, not a failed run."""
     from pipeline.report import write_run_report
 
+    if run_settings.on_spark():
+        context.log.info("the run report is written from the DuckDB warehouse file: not on the Spark target")
+        return dg.MaterializeResult(metadata={"skipped": "target spark: no report"})
     paths = run_settings.paths()
     try:
         path = write_run_report(paths.warehouse, context.run.run_id, config_file=paths.config_file)

@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 
 from pipeline.config import SegmentationConfig, load_config
-from pipeline.settings import ENV_OVERRIDES, RunPaths, resolve_as_of
+from pipeline.settings import ENV_OVERRIDES, RunPaths, resolve_as_of, resolve_target
 
 
 class RunSettings(dg.ConfigurableResource):
@@ -19,6 +19,8 @@ class RunSettings(dg.ConfigurableResource):
     config_file: str | None = None
     overrides_file: str | None = None
     allow_row_drop: bool = False
+    # duckdb (default) or spark; empty: SEGMENTATION_TARGET, then duckdb
+    target: str | None = None
 
     def paths(self) -> RunPaths:
         return RunPaths.resolve(self.landing_dir, self.warehouse, self.config_file, self.overrides_file)
@@ -32,3 +34,10 @@ class RunSettings(dg.ConfigurableResource):
 
     def as_of_date(self) -> date:
         return resolve_as_of(self.as_of, self.config().general.timezone)
+
+    def target_name(self) -> str:
+        """The engine of this run: `duckdb` or `spark` (the dbt target of the same name)."""
+        return resolve_target(self.target)
+
+    def on_spark(self) -> bool:
+        return self.target_name() == "spark"

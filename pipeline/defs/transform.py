@@ -46,9 +46,13 @@ translator = SegmentationDbtTranslator(
     dagster_dbt_translator=translator,
 )
 def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings):
-    """Build and test every model in the run's working database."""
+    """Build and test every model in the run's working database (or, with the target
+    `spark`, in the Spark catalog)."""
     paths = run_settings.paths()
     config = run_settings.config()
+    if run_settings.on_spark():
+        yield from _build_on_spark(context, dbt, run_settings)
+        return
     write_run_context(paths.work_db, config.run_context_row(run_settings.as_of_date(), context.run.run_id))
     with connect_work_db(paths.work_db) as conn:
         plan = incremental.plan_build(conn)
@@ -67,6 +71,26 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
     yield from dbt.cli(args, context=context, target_path=target).stream()
     with connect_work_db(paths.work_db) as conn:
         incremental.record_build(conn)
+
+
+def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings):
+    """`dbt build --target spark`: the same models and tests on the Spark catalog. The
+    DuckDB incremental planning (pipeline/incremental.py) does not apply: on Spark the
+    staging state is rebuilt every night (macros/incremental.sql, spark__delta_state_config)."""
+    from pipeline.spark import ingest as spark_ingest
+    from pipeline.spark import worker
+    from pipeline.spark.session import use_spark_home
+
+    paths = run_settings.paths()
+    config = run_settings.config()
+    use_spark_home(paths.spark_home)
+    worker.call(spark_ingest.write_run_context, config.run_context_row(run_settings.as_of_date(), context.run.run_id))
+    # dbt-spark (method: session) starts its own JVM, which must open the embedded Derby
+    # metastore: the pipeline's Spark worker ends first.
+    worker.shutdown()
+    context.log.info(f"dbt: target spark (Spark home {paths.spark_home}), full build")
+    args = ["build", "--target", "spark", "--exclude-resource-type", "unit_test", "--vars", json.dumps(config.dbt_vars())]
+    yield from dbt.cli(args, context=context, target_path=paths.work_dir / "dbt-target-spark").stream()
 
 
 def _preload_gate() -> None:
