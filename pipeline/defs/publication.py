@@ -236,21 +236,7 @@ def publish_gate(context: dg.AssetCheckExecutionContext, run_settings: RunSettin
     warnings = [
         _to_be_defined_share(run_settings), _invalid_overrides(run_settings), _segment_share_moves(run_settings)
     ]
-    for outcome in outcomes:
-        if not outcome.passed:
-            context.log.error(f"publish gate: {outcome.name} failed: {outcome.message}")
-    for outcome in warnings:
-        if not outcome.passed:
-            context.log.warning(f"warning: {outcome.message}")
-    for outcome in outcomes + warnings:
-        yield dg.AssetCheckResult(
-            check_name=outcome.name,
-            asset_key=model_key(ACCOUNTS_MODEL),
-            passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR if outcome in outcomes else dg.AssetCheckSeverity.WARN,
-            description=outcome.message,
-            metadata={"examples": dg.MetadataValue.json(outcome.to_dict()["examples"])},
-        )
+    yield from _report_check_results(context, outcomes, warnings)
 
 
 def _report_check_results(context, outcomes: list[CheckOutcome], warnings: list[CheckOutcome]):
