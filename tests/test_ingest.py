@@ -129,6 +129,34 @@ def test_row_numbers_of_delta_files_read_in_one_scan(conn, landing):
             assert got == rows_of_file, name
 
 
+def test_parallel_scans_load_what_one_connection_loads(conn, landing, tmp_path):
+    """Many delta files are read by several connections at once (parts of a batch in
+    parallel): the raw table, row numbers included, is the one a single-threaded load
+    (one scan after another) builds. A file that
+    fails in one of the parallel scans is reported by name and leaves neither rows nor
+    the loading table behind."""
+    header = "invoice_id,account_id,invoice_date,due_date,currency,total_amount\n"
+    for day in range(1, 31):
+        lines = [f"I{day}-{i},A{i % 7},2026-11-{day:02d},2026-12-01,EUR,{i}" for i in range(1, 2 + (day * 7) % 23)]
+        write(landing, f"finance/invoices/2026-11-{day:02d}.csv", header + "\n".join(lines) + "\n")
+    parallel = load(conn, landing, spec=INVOICES, as_of=date(2026, 11, 30))
+    sequential_conn = duckdb.connect()
+    sequential_conn.execute("SET threads = 1")  # one connection, one scan after another
+    sequential = load(sequential_conn, landing, spec=INVOICES, as_of=date(2026, 11, 30))
+    assert rows(conn, INVOICES) == rows(sequential_conn, INVOICES)
+    assert [f.rows for f in parallel.files] == [f.rows for f in sequential.files]
+    assert sum(f.rows for f in parallel.files) == conn.execute("SELECT count(*) FROM raw.finance__invoices").fetchone()[0]
+
+    before = rows(conn, INVOICES)
+    write(landing, "finance/invoices/2026-12-01.csv", header + "I99,A1,2026-12-01,2026-12-31,EUR,1,extra\n")
+    for day in range(2, 9):
+        write(landing, f"finance/invoices/2026-12-{day:02d}.csv", header + f"J{day},A1,2026-12-{day:02d},2026-12-31,EUR,1\n")
+    with pytest.raises(LandingError, match=r"finance/invoices/2026-12-01\.csv: cannot be read as CSV at line 2"):
+        load(conn, landing, spec=INVOICES, as_of=date(2026, 12, 8))
+    assert rows(conn, INVOICES) == before
+    assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%loading%'").fetchone()[0] == 0
+
+
 def test_headers_case_insensitive_reordered_and_trimmed(conn, landing):
     write(landing, "crm/accounts/2026-11-22.csv", " Created_At ,COUNTRY_CODE,Account_Name, ACCOUNT_ID\n2026-01-01,DE,Acme,A1\n")
     result = load(conn, landing)

@@ -188,10 +188,19 @@
     {{ return(adapter.dispatch('asof_left_join', 'segmentation')(left_relation, right_relation, alias, left_by, right_by, left_date, right_date)) }}
 {%- endmacro %}
 
+{#- The as-of match is made once per distinct (by, date) of the left side, then joined
+    back on equality: an ASOF join sorts its whole left side (16 M invoices at a million
+    accounts, for a few thousand rates), the distinct keys are a few thousand rows. -#}
 {% macro default__asof_left_join(left_relation, right_relation, alias, left_by, right_by, left_date, right_date) -%}
-    asof left join {{ right_relation }} as {{ alias }}
-        on {{ left_relation }}.{{ left_by }} = {{ alias }}.{{ right_by }}
-        and {{ left_relation }}.{{ left_date }} >= {{ alias }}.{{ right_date }}
+    left join (
+        select keys._asof_by, keys._asof_at, matched.*
+        from (select distinct {{ left_by }} as _asof_by, {{ left_date }} as _asof_at from {{ left_relation }}) as keys
+        asof left join {{ right_relation }} as matched
+            on keys._asof_by = matched.{{ right_by }}
+            and keys._asof_at >= matched.{{ right_date }}
+    ) as {{ alias }}
+        on {{ left_relation }}.{{ left_by }} = {{ alias }}._asof_by
+        and {{ left_relation }}.{{ left_date }} = {{ alias }}._asof_at
 {%- endmacro %}
 
 {% macro spark__asof_left_join(left_relation, right_relation, alias, left_by, right_by, left_date, right_date) -%}

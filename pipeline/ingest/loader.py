@@ -6,8 +6,10 @@ Layout: the contract columns of the entity in contract order, then `_file_name`
 (landing-relative path), `_extract_date` (DATE, null for the overrides file) and
 `_row_number` (1-based data row number within its file, the header not counted).
 
-Rows are read by DuckDB's own CSV and Parquet readers, one INSERT ... SELECT per file
-inside one transaction: a file that fails leaves the previous raw table untouched.
+Rows are read by DuckDB's own CSV and Parquet readers (quote-free CSV files of one
+layout many at a time, several scans in parallel) into `raw.<entity>__loading`; the raw
+table then changes in one transaction: a file that fails leaves the previous raw table
+untouched.
 
 Incremental nights: `raw._loaded_files` records which files (path, size, modification
 time, hash, rows) the raw table holds. The next load keeps the rows of every selected
@@ -23,9 +25,11 @@ quoted.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +58,11 @@ CSV_OPTIONS = (
     "compression = 'none', parallel = true"
 )
 PARQUET_OPTIONS = "binary_as_string = true, file_row_number = true"
+# The files a load reads go to raw.<entity>__loading first (see load_entity).
+LOADING_SUFFIX = "__loading"
+# A batch of many files is read as this many scans per worker thread, so that the
+# threads finish together although files differ in size.
+SCANS_PER_WORKER = 4
 
 
 def quote_ident(name: str) -> str:
@@ -139,15 +148,20 @@ class LoadResult(ExtractFreshness):
 
 # --- SQL -----------------------------------------------------------------------------
 
-def _create_table_sql(spec: EntitySpec) -> str:
+def _loading_table_name(spec: EntitySpec) -> str:
+    """Where the files read by a load go before they join the raw table (quoted)."""
+    return f"{quote_ident(RAW_SCHEMA)}.{quote_ident(spec.name + LOADING_SUFFIX)}"
+
+
+def _create_table_sql(spec: EntitySpec, table: str) -> str:
     columns = [f"{quote_ident(c)} VARCHAR" for c in spec.columns]
     columns += ["_file_name VARCHAR", "_extract_date DATE", "_row_number BIGINT"]
-    return f"CREATE OR REPLACE TABLE {raw_table_name(spec)} ({', '.join(columns)})"
+    return f"CREATE OR REPLACE TABLE {table} ({', '.join(columns)})"
 
 
-def _insert_prefix(spec: EntitySpec) -> str:
+def _insert_prefix(spec: EntitySpec, table: str) -> str:
     names = ", ".join(quote_ident(c) for c in (*spec.columns, *META_COLUMNS))
-    return f"INSERT INTO {raw_table_name(spec)} ({names})"
+    return f"INSERT INTO {table} ({names})"
 
 
 def _csv_columns(spec: EntitySpec, insp: FileInspection) -> tuple[str, list[str]]:
@@ -159,23 +173,23 @@ def _csv_columns(spec: EntitySpec, insp: FileInspection) -> tuple[str, list[str]
     return columns, exprs
 
 
-def _csv_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+def _csv_insert_sql(spec: EntitySpec, insp: FileInspection, table: str) -> str:
     columns, exprs = _csv_columns(spec, insp)
     return (
-        f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
+        f"{_insert_prefix(spec, table)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
         "CAST($extract_date AS DATE), CAST(row_number() OVER () AS BIGINT) "
         f"FROM read_csv($path, {CSV_OPTIONS}, columns = {columns})"
     )
 
 
-def _csv_batch_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+def _csv_batch_insert_sql(spec: EntitySpec, insp: FileInspection, table: str) -> str:
     """One scan of many CSV files that share a header layout. Rows come in file order
     and, within a file, in line order (preserve_insertion_order): a file's row number is
     its rows' position in the scan minus the rows of the files before it, known from
     their line counts (a window over the file name costs more than the read itself)."""
     columns, exprs = _csv_columns(spec, insp)
     return (
-        f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, files.file_name, files.extract_date, "
+        f"{_insert_prefix(spec, table)} SELECT {', '.join(exprs)}, files.file_name, files.extract_date, "
         "CAST(scan_position - files.rows_before AS BIGINT) "
         f"FROM (SELECT *, row_number() OVER () AS scan_position "
         f"      FROM read_csv($paths, {CSV_OPTIONS}, columns = {columns}, filename = true)) AS scanned "
@@ -222,7 +236,7 @@ def _float_text_sql(col: str) -> str:
     )
 
 
-def _parquet_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
+def _parquet_insert_sql(spec: EntitySpec, insp: FileInspection, table: str) -> str:
     exprs = []
     for c in spec.columns:
         if c in insp.mapping:
@@ -236,7 +250,7 @@ def _parquet_insert_sql(spec: EntitySpec, insp: FileInspection) -> str:
     else:
         options, row_number = PARQUET_OPTIONS, "file_row_number + 1"
     return (
-        f"{_insert_prefix(spec)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
+        f"{_insert_prefix(spec, table)} SELECT {', '.join(exprs)}, CAST($file_name AS VARCHAR), "
         f"CAST($extract_date AS DATE), CAST({row_number} AS BIGINT) FROM read_parquet($path, {options})"
     )
 
@@ -280,14 +294,14 @@ def _csv_problem(insp: FileInspection, exc: duckdb.Error) -> LandingError:
 
 # --- loading -----------------------------------------------------------------------------
 
-def _load_file(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, insp: FileInspection) -> int:
+def _load_file(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, insp: FileInspection, table: str) -> int:
     file = insp.file
     params = {
         "path": duckdb_path(file.path),
         "file_name": file.relative_path,
         "extract_date": file.extract_date,
     }
-    sql = _parquet_insert_sql(spec, insp) if file.format == "parquet" else _csv_insert_sql(spec, insp)
+    sql = _parquet_insert_sql(spec, insp, table) if file.format == "parquet" else _csv_insert_sql(spec, insp, table)
     try:
         row = conn.execute(sql, params).fetchone()
     except duckdb.Error as exc:
@@ -331,11 +345,13 @@ def _batches(inspections: list[FileInspection]) -> list[list[FileInspection]]:
     return batches
 
 
-def _load_batch(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, batch: list[FileInspection]) -> dict[str, int]:
-    """Rows per file of a batch, loaded by one scan. A file that cannot be read stops
-    the load with its name and line, as when files are read one by one."""
+def _load_batch(
+    conn: duckdb.DuckDBPyConnection, spec: EntitySpec, batch: list[FileInspection], table: str
+) -> dict[str, int]:
+    """Rows per file of a batch, loaded into `table` by one scan. A file that cannot be
+    read stops the load with its name and line, as when files are read one by one."""
     if len(batch) == 1:
-        return {batch[0].file.relative_path: _load_file(conn, spec, batch[0])}
+        return {batch[0].file.relative_path: _load_file(conn, spec, batch[0], table)}
     names = [insp.file.relative_path for insp in batch]
     params = {
         "paths": [duckdb_path(insp.file.path) for insp in batch],
@@ -345,7 +361,7 @@ def _load_batch(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, batch: list[F
         "rows_before": list(itertools.accumulate((insp.unquoted_data_rows for insp in batch[:-1]), initial=0)),
     }
     try:
-        conn.execute(_csv_batch_insert_sql(spec, batch[0]), params)
+        conn.execute(_csv_batch_insert_sql(spec, batch[0], table), params)
     except duckdb.Error as exc:
         # DuckDB names the file it was reading; the transaction is aborted either way
         named = re.search(r"^\s*file = (.+)$", str(exc), re.MULTILINE)
@@ -358,7 +374,7 @@ def _load_batch(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, batch: list[F
             ) from None
         raise _csv_problem(culprit, exc) from None
     counts = dict(conn.execute(
-        f"""SELECT _file_name, count(*) FROM {raw_table_name(spec)}
+        f"""SELECT _file_name, count(*) FROM {table}
             WHERE _file_name IN (SELECT unnest(?::VARCHAR[])) GROUP BY _file_name""",
         [names],
     ).fetchall())
@@ -368,11 +384,11 @@ def _load_batch(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, batch: list[F
     if any(counts.get(insp.file.relative_path, 0) != insp.unquoted_data_rows for insp in batch):
         doubtful = batch
         conn.execute(
-            f"DELETE FROM {raw_table_name(spec)} WHERE _file_name IN (SELECT unnest(?::VARCHAR[]))",
+            f"DELETE FROM {table} WHERE _file_name IN (SELECT unnest(?::VARCHAR[]))",
             [[insp.file.relative_path for insp in doubtful]],
         )
         for insp in doubtful:
-            counts[insp.file.relative_path] = _load_file(conn, spec, insp)
+            counts[insp.file.relative_path] = _load_file(conn, spec, insp, table)
     return {name: int(counts.get(name, 0)) for name in names}
 
 
@@ -457,13 +473,63 @@ def _record_ledger(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, stats: dic
     )
 
 
+def _scans(inspections: list[FileInspection], workers: int) -> list[list[FileInspection]]:
+    """The batches, a batch of many files cut into consecutive parts (one scan each)."""
+    scans = []
+    for batch in _batches(inspections):
+        parts = min(len(batch), workers * SCANS_PER_WORKER) if workers > 1 else 1
+        size = -(-len(batch) // parts)
+        scans.extend(batch[i:i + size] for i in range(0, len(batch), size))
+    return scans
+
+
+def _read_files(
+    conn: duckdb.DuckDBPyConnection, spec: EntitySpec, inspections: list[FileInspection], table: str
+) -> dict[str, int]:
+    """Rows per file, read into `table`. In parallel, each worker thread runs whole scans
+    on its own connection: a scan numbers its rows with a streaming window, which runs
+    on one core, so one scan at a time would leave the other cores idle. The first
+    error in file order is raised once every scan has ended."""
+    workers = max(1, int(conn.execute("SELECT current_setting('threads')").fetchone()[0]))
+    scans = _scans(inspections, workers)
+    if workers == 1 or len(scans) < 2:
+        rows: dict[str, int] = {}
+        for scan in scans:
+            rows.update(_load_batch(conn, spec, scan, table))
+        return rows
+
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def read(scan: list[FileInspection]) -> dict[str, int]:
+        cursor = getattr(local, "cursor", None)
+        if cursor is None:
+            with lock:
+                cursor = local.cursor = conn.cursor()
+                cursors.append(cursor)
+        return _load_batch(cursor, spec, scan, table)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
+            futures = [pool.submit(read, scan) for scan in scans]
+            concurrent.futures.wait(futures)
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    rows = {}
+    for future in futures:  # in file order: the first failing file is the one reported
+        rows.update(future.result())
+    return rows
+
+
 def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: EntitySelection) -> LoadResult:
     """Bring `raw.<spec.name>` to exactly the rows of the selected files, atomically.
 
     Files already loaded unchanged are kept (see the module docstring). Raises
     LandingError for a file that cannot be accepted; the previous raw table is then
-    left as it was. Runs in its own transaction (or in the caller's, if one is open).
-    Do not share `conn` between threads: give each load its own cursor.
+    left as it was. Runs its own transaction (not inside one of the caller's). Do not
+    share `conn` between threads: give each load its own cursor.
     """
     if selection.spec.name != spec.name:
         raise ValueError(f"selection is for {selection.spec.name}, not {spec.name}")
@@ -488,46 +554,51 @@ def load_entity(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, selection: En
     restore_order = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is False
     if restore_order:  # row_number() OVER () follows the file order only with this on
         conn.execute("SET preserve_insertion_order = true")
+    loading = _loading_table_name(spec)
     try:
+        # The files are read first, by several connections at once, into the loading
+        # table (committed, so that they see it); the raw table itself changes only
+        # inside the transaction below.
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
+        conn.execute(_create_table_sql(spec, loading))
+        rows_per_file = _read_files(conn, spec, inspections, loading)
+        conn.execute("BEGIN TRANSACTION")
         try:
-            conn.execute("BEGIN TRANSACTION")
-            own_transaction = True
-        except duckdb.TransactionException:
-            own_transaction = False
-        try:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
             if previous is None:
-                conn.execute(_create_table_sql(spec))
-            elif stale:
-                conn.execute(
-                    f"DELETE FROM {raw_table_name(spec)} WHERE _file_name IN (SELECT unnest(?::VARCHAR[]))", [stale]
-                )
-            new_loads = {}
-            for batch in _batches(inspections):
-                rows_per_file = _load_batch(conn, spec, batch)
-                for insp in batch:
-                    new_loads[insp.file.relative_path] = FileLoad(
-                        relative_path=insp.file.relative_path,
-                        extract_date=insp.file.extract_date,
-                        format=insp.file.format,
-                        rows=rows_per_file[insp.file.relative_path],
-                        sha256=insp.sha256,
-                        size_bytes=insp.size_bytes,
-                        drift_columns=insp.drift_columns,
-                        missing_columns=insp.missing_columns,
+                # the loading table becomes the raw table: no copy of a full load
+                conn.execute(f"DROP TABLE IF EXISTS {raw_table_name(spec)}")
+                conn.execute(f"ALTER TABLE {loading} RENAME TO {quote_ident(spec.name)}")
+            else:
+                if stale:
+                    conn.execute(
+                        f"DELETE FROM {raw_table_name(spec)} WHERE _file_name IN (SELECT unnest(?::VARCHAR[]))", [stale]
                     )
+                if rows_per_file:
+                    conn.execute(f"INSERT INTO {raw_table_name(spec)} SELECT * FROM {loading}")
+            new_loads = {
+                insp.file.relative_path: FileLoad(
+                    relative_path=insp.file.relative_path,
+                    extract_date=insp.file.extract_date,
+                    format=insp.file.format,
+                    rows=rows_per_file[insp.file.relative_path],
+                    sha256=insp.sha256,
+                    size_bytes=insp.size_bytes,
+                    drift_columns=insp.drift_columns,
+                    missing_columns=insp.missing_columns,
+                )
+                for insp in inspections
+            }
             loads = [reused.get(f.relative_path) or new_loads[f.relative_path] for f in selection.files]
             _record_ledger(conn, spec, stats, loads)
-            if own_transaction:
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException:
-            if own_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except duckdb.Error:  # pragma: no cover - the transaction may already be aborted
-                    pass
+            try:
+                conn.execute("ROLLBACK")
+            except duckdb.Error:  # pragma: no cover - the transaction may already be aborted
+                pass
             raise
     finally:
+        conn.execute(f"DROP TABLE IF EXISTS {loading}")
         if restore_order:
             conn.execute("SET preserve_insertion_order = false")
 

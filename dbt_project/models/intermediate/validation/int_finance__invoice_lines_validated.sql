@@ -11,13 +11,7 @@ with lines as (
 ),
 
 invoice_ids as (
-    select
-        invoice_id,
-        bool_and(quarantine_reason is not null) as is_quarantined,
-        max(exclusion_reason) as exclusion_reason
-    from {{ ref('int_finance__invoices_validated') }}
-    where invoice_id is not null
-    group by invoice_id
+    select * from {{ ref('int_finance__invoice_ids') }}
 ),
 
 decided as (
