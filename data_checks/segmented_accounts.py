@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,34 @@ def validate_segmented_accounts(
     columns, row_count = _table_columns(db_path, schema, table)
     planned = _plan(mandatory_columns, declared_segments, key_column)
 
+    ordered = run_suite(
+        planned, columns, f"{schema}.{table}", key_column, max_examples,
+        run_great_expectations=lambda items, key: _run_great_expectations(
+            db_path, schema, table, items, key, max_examples
+        ),
+        fallback_examples=lambda item: _fallback_examples(db_path, schema, table, item, key_column, max_examples),
+    )
+    return SuiteResult(
+        success=all(o.success for o in ordered),
+        table=f"{schema}.{table}",
+        row_count=row_count,
+        expectations=ordered,
+    )
+
+
+def run_suite(
+    planned: list[_Planned],
+    columns: Sequence[str],
+    relation: str,
+    key_column: str,
+    max_examples: int,
+    run_great_expectations: Callable[[list[_Planned], str | None], list[Any]],
+    fallback_examples: Callable[[_Planned], list[dict[str, Any]]],
+) -> list[ExpectationOutcome]:
+    """The outcome of every planned expectation, in plan order, whatever the engine:
+    a column missing from the table fails its expectation; the others are run by
+    `run_great_expectations(items, key column or None)` (results in the order of
+    `items`), and a failure without examples gets them from `fallback_examples`."""
     outcomes: dict[int, ExpectationOutcome] = {}
     runnable: list[tuple[int, _Planned]] = []
     for index, item in enumerate(planned):
@@ -306,13 +334,12 @@ def validate_segmented_accounts(
         else:
             outcomes[index] = ExpectationOutcome(
                 item.name, item.expectation, item.column, False,
-                error=f"column {item.column!r} is not in {schema}.{table}",
+                error=f"column {item.column!r} is not in {relation}",
             )
 
     if runnable:
-        ge_results = _run_great_expectations(
-            db_path, schema, table, [item for _, item in runnable],
-            key_column if key_column in columns else None, max_examples,
+        ge_results = run_great_expectations(
+            [item for _, item in runnable], key_column if key_column in columns else None
         )
         for (index, item), ge_result in zip(runnable, ge_results):
             outcome = _outcome_from_ge(item, ge_result, key_column, max_examples)
@@ -323,7 +350,7 @@ def validate_segmented_accounts(
                 and not outcome.examples
                 and key_column in columns
             ):
-                examples = _fallback_examples(db_path, schema, table, item, key_column, max_examples)
+                examples = fallback_examples(item)
                 outcome = ExpectationOutcome(
                     **{
                         **asdict(outcome),
@@ -334,14 +361,56 @@ def validate_segmented_accounts(
                     }
                 )
             outcomes[index] = outcome
+    return [outcomes[i] for i in range(len(planned))]
 
-    ordered = [outcomes[i] for i in range(len(planned))]
-    return SuiteResult(
-        success=all(o.success for o in ordered),
-        table=f"{schema}.{table}",
-        row_count=row_count,
-        expectations=ordered,
+
+def ephemeral_context() -> Any:
+    """A great-expectations context in memory: no project folder, no analytics, no
+    progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
     )
+
+    return gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
+    )
+
+
+def validate_batch(batch: Any, suite_name: str, planned: list[_Planned], key_column: str | None, max_examples: int) -> list[Any]:
+    """Validate `batch` against the planned expectations; the results in plan order."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name=suite_name)
+    for item in planned:
+        if item.expectation == NOT_NULL:
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=item.column))
+        elif item.expectation == IN_SET:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=item.column, value_set=list(item.value_set)))
+        else:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=item.column))
+
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": max_examples,
+        "return_unexpected_index_query": False,
+    }
+    if key_column:
+        result_format["unexpected_index_column_names"] = [key_column]
+    suite_result = batch.validate(suite, result_format=result_format)
+    by_key = {
+        (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
+        for r in suite_result.results
+    }
+    return [by_key[(item.expectation, item.column)] for item in planned]
 
 
 def preload_great_expectations() -> None:
@@ -362,23 +431,9 @@ def _run_great_expectations(
     max_examples: int,
 ) -> list[Any]:
     """The great-expectations results, in the order of `planned`."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
     import sqlalchemy
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
 
-    context = gx.get_context(
-        mode="ephemeral",
-        project_config=DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            analytics_enabled=False,
-            progress_bars=ProgressBarsConfig(globally=False),
-        ),
-    )
+    context = ephemeral_context()
     connections = _ReadOnlyAutocommit(db_path, schema)
     datasource = context.data_sources.add_sql(
         name="work_db",
@@ -389,37 +444,12 @@ def _run_great_expectations(
     try:
         asset = datasource.add_table_asset(name=table, table_name=table)
         batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
-
-        suite = gx.ExpectationSuite(name=f"{schema}.{table}")
-        for item in planned:
-            if item.expectation == NOT_NULL:
-                suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=item.column))
-            elif item.expectation == IN_SET:
-                suite.add_expectation(
-                    gxe.ExpectColumnValuesToBeInSet(column=item.column, value_set=list(item.value_set))
-                )
-            else:
-                suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=item.column))
-
-        result_format: dict[str, Any] = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": max_examples,
-            "return_unexpected_index_query": False,
-        }
-        if key_column:
-            result_format["unexpected_index_column_names"] = [key_column]
-        suite_result = batch.validate(suite, result_format=result_format)
+        return validate_batch(batch, f"{schema}.{table}", planned, key_column, max_examples)
     finally:
         # Release the file: close every DuckDB connection the engines were given.
         with contextlib.suppress(Exception):
             datasource.get_execution_engine().engine.dispose()
         connections.close()
-
-    by_key = {
-        (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
-        for r in suite_result.results
-    }
-    return [by_key[(item.expectation, item.column)] for item in planned]
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,7 +12,6 @@ Spark SQL so that both engines are audited by one suite definition.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from data_checks.segmented_accounts import (
@@ -21,10 +20,11 @@ from data_checks.segmented_accounts import (
     IN_SET,
     NOT_NULL,
     DataCheckError,
-    ExpectationOutcome,
     SuiteResult,
-    _outcome_from_ge,
     _plan,
+    ephemeral_context,
+    run_suite,
+    validate_batch,
 )
 
 
@@ -53,69 +53,24 @@ def validate_segmented_accounts_spark(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
 ) -> SuiteResult:
     """Run the suite on the Spark table `relation` (`database.table`)."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
     if not spark.catalog.tableExists(relation):
         raise DataCheckError(f"table {relation} does not exist in the Spark catalog")
     frame = spark.table(relation)
     columns = frame.columns
     row_count = frame.count()
-    planned = _plan(mandatory_columns, declared_segments, key_column)
-    outcomes: dict[int, ExpectationOutcome] = {}
-    runnable = []
-    for index, item in enumerate(planned):
-        if item.column in columns:
-            runnable.append((index, item))
-        else:
-            outcomes[index] = ExpectationOutcome(
-                item.name, item.expectation, item.column, False, error=f"column {item.column!r} is not in {relation}"
-            )
-    if runnable:
-        context = gx.get_context(
-            mode="ephemeral",
-            project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                analytics_enabled=False,
-                progress_bars=ProgressBarsConfig(globally=False),
-            ),
+
+    def run_great_expectations(items, key):
+        asset = ephemeral_context().data_sources.add_spark(name="spark").add_dataframe_asset(
+            name=relation.replace(".", "__")
         )
-        asset = context.data_sources.add_spark(name="spark").add_dataframe_asset(name=relation.replace(".", "__"))
         batch = asset.add_batch_definition_whole_dataframe("whole_table").get_batch(
             batch_parameters={"dataframe": frame}
         )
-        suite = gx.ExpectationSuite(name=relation)
-        for _, item in runnable:
-            if item.expectation == NOT_NULL:
-                suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=item.column))
-            elif item.expectation == IN_SET:
-                suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=item.column, value_set=list(item.value_set)))
-            else:
-                suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=item.column))
-        result_format: dict[str, Any] = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": max_examples,
-            "return_unexpected_index_query": False,
-        }
-        if key_column in columns:
-            result_format["unexpected_index_column_names"] = [key_column]
-        suite_result = batch.validate(suite, result_format=result_format)
-        by_key = {(r.expectation_config.type, r.expectation_config.kwargs.get("column")): r for r in suite_result.results}
-        for index, item in runnable:
-            outcome = _outcome_from_ge(item, by_key[(item.expectation, item.column)], key_column, max_examples)
-            if not outcome.success and outcome.error is None and outcome.unexpected_count and not outcome.examples \
-                    and key_column in columns:
-                examples = _fallback_examples(frame, item, key_column, max_examples)
-                outcome = ExpectationOutcome(**{
-                    **asdict(outcome), "examples": examples,
-                    "example_keys": list(dict.fromkeys(e["key"] for e in examples)),
-                    "unexpected_values": outcome.unexpected_values or list(dict.fromkeys(e["value"] for e in examples)),
-                })
-            outcomes[index] = outcome
-    ordered = [outcomes[i] for i in range(len(planned))]
+        return validate_batch(batch, relation, items, key, max_examples)
+
+    ordered = run_suite(
+        _plan(mandatory_columns, declared_segments, key_column), columns, relation, key_column, max_examples,
+        run_great_expectations=run_great_expectations,
+        fallback_examples=lambda item: _fallback_examples(frame, item, key_column, max_examples),
+    )
     return SuiteResult(success=all(o.success for o in ordered), table=relation, row_count=row_count, expectations=ordered)
