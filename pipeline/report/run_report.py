@@ -126,7 +126,7 @@ class _RunReport:
     def has(self, table: str) -> bool:
         return (self.schema, table) in self.tables
 
-    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple]:
         return self.con.execute(sql.format(s=self.schema), params or []).fetchall()
 
     def _publication(self) -> Publication:
@@ -318,26 +318,37 @@ class _RunReport:
         section.figure(figure, "pareto")
 
     def migration_counts(self, from_date: date, to_date: date) -> dict[str, dict[tuple[str, str], int]]:
-        """Accounts per dimension, segment on `from_date` and segment on `to_date` (type 2 history)."""
+        """Accounts per dimension, segment on `from_date` and segment on `to_date` (type 2 history).
+
+        A row valid on both dates is a (segment, same segment) count without looking at
+        its account; only the few accounts whose row differs between the dates are
+        grouped per account (a group per account and dimension of the whole history
+        took 9 s at a million accounts)."""
+        on_from = "valid_from <= $from_date and (valid_to is null or valid_to > $from_date)"
+        on_to = "valid_from <= $to_date and (valid_to is null or valid_to > $to_date)"
         rows = self.rows(
-            f"""with state as (
-                    select dimension, account_id,
-                           max(coalesce(segment_value, '(empty)')) filter (
-                               where valid_from <= ?::date and (valid_to is null or valid_to > ?::date)) as from_segment,
-                           max(coalesce(segment_value, '(empty)')) filter (
-                               where valid_from <= ?::date and (valid_to is null or valid_to > ?::date)) as to_segment
-                    from {{s}}.segment_history
-                    group by dimension, account_id
-                )
+            f"""select dimension, coalesce(segment_value, '(empty)'), coalesce(segment_value, '(empty)'), count(*)
+                from {{s}}.segment_history
+                where {on_from} and {on_to}
+                group by all
+                union all
                 select dimension, coalesce(from_segment, '{NOT_PUBLISHED}'), coalesce(to_segment, '{NOT_PUBLISHED}'),
                        count(*)
-                from state where from_segment is not null or to_segment is not null
+                from (
+                    select dimension, account_id,
+                           max(coalesce(segment_value, '(empty)')) filter (where {on_from}) as from_segment,
+                           max(coalesce(segment_value, '(empty)')) filter (where {on_to}) as to_segment
+                    from {{s}}.segment_history
+                    where ({on_from} or {on_to}) and not ({on_from} and {on_to})
+                    group by dimension, account_id
+                ) as moved
                 group by all""",
-            [from_date, from_date, to_date, to_date],
+            {"from_date": from_date, "to_date": to_date},
         )
         counts: dict[str, dict[tuple[str, str], int]] = {}
         for dimension, source, target, accounts in rows:
-            counts.setdefault(dimension, {})[(source, target)] = accounts
+            cells = counts.setdefault(dimension, {})
+            cells[(source, target)] = cells.get((source, target), 0) + accounts
         return counts
 
     def _migration(self, section: Section) -> None:

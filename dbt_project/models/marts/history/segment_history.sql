@@ -1,34 +1,48 @@
 {#- Type-2 history of every dimension of every account: valid_from inclusive,
     valid_to exclusive, null while current. Built from the published history and this
     run: rows that ended before D are kept, the rows open before D are closed at D when
-    the value changed or the account left, and every new value opens a row at D. Rows
+    the value changed or the account left (int_history__segment_comparison lists
+    only what moved), and every new value opens a row at D. Rows
     from D on are rebuilt, so a rerun of D or a backfill of an older date gives the
     history that running the dates in order gives. -#}
-with closed_before as (
-    -- the staging model's column order is the history's: the union below relies on it
+with history_before as (
     select *
     from {{ ref('stg_warehouse__segment_history') }}
-    where valid_to < {{ as_of_date() }}
+    where valid_from < {{ as_of_date() }}
 ),
 
 comparison as (
     select * from {{ ref('int_history__segment_comparison') }}
 ),
 
-previous_rows as (
-    select
-        account_id,
-        dimension,
-        previous_value as segment_value,
-        previous_reason as reason,
-        previous_is_override as is_override,
-        previous_change_cause as change_cause,
-        previous_row_ruleset_version as ruleset_version,
-        previous_valid_from as valid_from,
-        case when comparison in ('changed', 'left') then {{ as_of_date() }} end as valid_to,
-        previous_run_id as run_id
+closed_at_d as (
+    -- the (account, dimension) pairs whose open row ends at D
+    select account_id, dimension
     from comparison
-    where comparison <> 'new'
+    where comparison in ('changed', 'left')
+),
+
+kept_rows as (
+    -- rows that ended before D as they are; a row still open before D ends at D when
+    -- its value moved or the account left, and is open otherwise
+    select
+        history_before.account_id,
+        history_before.dimension,
+        history_before.segment_value,
+        history_before.reason,
+        history_before.is_override,
+        history_before.change_cause,
+        history_before.ruleset_version,
+        history_before.valid_from,
+        case
+            when history_before.valid_to < {{ as_of_date() }} then history_before.valid_to
+            when closed_at_d.account_id is not null then {{ as_of_date() }}
+        end as valid_to,
+        history_before.run_id
+    from history_before
+    left join closed_at_d
+        on history_before.account_id = closed_at_d.account_id
+        and history_before.dimension = closed_at_d.dimension
 ),
 
 new_rows as (
@@ -48,9 +62,7 @@ new_rows as (
 ),
 
 history as (
-    select * from closed_before
-    union all
-    select * from previous_rows
+    select * from kept_rows
     union all
     select * from new_rows
 )

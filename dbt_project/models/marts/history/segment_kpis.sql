@@ -24,9 +24,6 @@ current_segments as (
     select * from {{ ref('int_history__current_segments') }}
 ),
 
-comparison as (
-    select * from {{ ref('int_history__segment_comparison') }}
-),
 
 measured as (
     select
@@ -48,10 +45,11 @@ measured as (
 
 -- the value each account held before D (history rows still open then)
 previous as (
-    select dimension, previous_value as segment, count(*) as previous_accounts
-    from comparison
-    where comparison <> 'new' and has_history
-    group by dimension, previous_value
+    select dimension, segment_value as segment, count(*) as previous_accounts
+    from {{ ref('stg_warehouse__segment_history') }}
+    where valid_from < {{ as_of_date() }}
+      and (valid_to is null or valid_to >= {{ as_of_date() }})
+    group by dimension, segment_value
 ),
 
 declared (dimension, segment) as (
@@ -87,7 +85,9 @@ previous_totals as (
 ),
 
 history_started as (
-    select coalesce(max(case when has_history then 1 else 0 end), 0) = 1 as has_history from comparison
+    select count(*) > 0 as has_history
+    from {{ ref('stg_warehouse__segment_history') }}
+    where valid_from < {{ as_of_date() }}
 ),
 
 to_be_defined as (

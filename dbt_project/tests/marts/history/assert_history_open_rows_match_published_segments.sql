@@ -27,5 +27,5 @@ full outer join open_rows
     and published.dimension = open_rows.dimension
 where published.account_id is null
    or open_rows.account_id is null
-   or published.segment_value <> open_rows.segment_value
+   or published.segment_value is distinct from open_rows.segment_value
    or open_rows.open_copies > 1
