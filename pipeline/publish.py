@@ -13,7 +13,8 @@ complete NEW warehouse file beside the current one and swaps it in with `os.repl
    plus one row for this publication, the last `keep_publications` rows kept; and the
    current warehouse's `analytics` tables copied as schema `analytics_previous`, so that
    `rollback()` (`segmentation rollback`) can swap the previous publication back in the
-   same atomic way;
+   same atomic way (the replaced segment_history is a view of the new one when the
+   night only added to it: `_history_follows`);
 4. CHECKPOINT, close (no `.wal` may remain), fsync the file;
 5. `os.replace` it over the warehouse (atomic on POSIX) and fsync the directory.
 
@@ -45,6 +46,7 @@ except ImportError:  # pragma: no cover
 
 PUBLISHED_SCHEMA = "analytics"
 PREVIOUS_SCHEMA = "analytics_previous"  # the publication before the current one, for rollback
+HISTORY_TABLE = "segment_history"  # type 2: the previous one is derived from it on a forward night
 PUBLICATIONS_TABLE = "publications"
 AUDIT_SCHEMA = "audit"
 AUDIT_TABLE = "gate_results"
@@ -537,7 +539,10 @@ def _build(
                 # The publication being replaced stays restorable (`segmentation rollback`).
                 con.execute(f"CREATE SCHEMA {PREVIOUS_SCHEMA}")
                 for name in _tables_of(con, "__previous", PUBLISHED_SCHEMA):
-                    _copy_table(con, "__previous", PUBLISHED_SCHEMA, name, PREVIOUS_SCHEMA)
+                    if name == HISTORY_TABLE and _history_follows(con, publication["as_of_date"]):
+                        _previous_history_view(con, publication["as_of_date"])
+                    else:
+                        _copy_table(con, "__previous", PUBLISHED_SCHEMA, name, PREVIOUS_SCHEMA)
             con.execute("DETACH __previous")
         placeholders = ", ".join("?" for _ in PUBLICATION_COLUMNS)
         con.execute(
@@ -550,13 +555,64 @@ def _build(
 
 
 def _tables_of(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> list[str]:
+    """The tables of a schema, and its views (the derived previous history)."""
     return [
         name
         for (name,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY table_name",
-            [database, schema],
+            """SELECT table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = $schema
+               UNION SELECT view_name FROM duckdb_views() WHERE database_name = $db AND schema_name = $schema
+               ORDER BY 1""",
+            {"db": database, "schema": schema},
         ).fetchall()
     ]
+
+
+def _history_follows(con: duckdb.DuckDBPyConnection, as_of: date | str) -> bool:
+    """Whether the new history only adds this night to the one it replaces: every date of
+    the replaced history is before D and both have the same columns and, once derived,
+    the same rows count. Then the replaced history is the new one without the rows opened
+    at D and with the rows closed at D open again (`_previous_history_view`)."""
+    columns = [
+        con.execute(
+            "SELECT list(column_name || ' ' || data_type ORDER BY column_index) FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [database, PUBLISHED_SCHEMA, HISTORY_TABLE],
+        ).fetchone()[0]
+        for database in ("__previous", _current_database(con))
+    ]
+    if columns[0] != columns[1] or not columns[0] or not {"valid_from DATE", "valid_to DATE"} <= set(columns[0]):
+        return False
+    previous_rows, latest = con.execute(
+        f"SELECT count(*), max(greatest(valid_from, coalesce(valid_to, valid_from))) "
+        f"FROM __previous.{PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
+    ).fetchone()
+    if latest is not None and latest >= _as_date(as_of):
+        return False
+    derived_rows = con.execute(
+        f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{HISTORY_TABLE} WHERE valid_from < ?", [_as_date(as_of)]
+    ).fetchone()[0]
+    return derived_rows == previous_rows
+
+
+def _previous_history_view(con: duckdb.DuckDBPyConnection, as_of: date | str) -> None:
+    """analytics_previous.segment_history as a view of analytics.segment_history: the
+    history before this night, without a second copy of tens of millions of rows (the
+    view lives in the same file; a rollback materialises it)."""
+    day = _as_date(as_of).isoformat()
+    con.execute(
+        f"""CREATE VIEW {PREVIOUS_SCHEMA}.{HISTORY_TABLE} AS
+            SELECT * REPLACE (CASE WHEN valid_to = DATE '{day}' THEN NULL ELSE valid_to END AS valid_to)
+            FROM {PUBLISHED_SCHEMA}.{HISTORY_TABLE}
+            WHERE valid_from < DATE '{day}'"""
+    )
+
+
+def _current_database(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_database()").fetchone()[0]
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _copy_table(
@@ -565,15 +621,24 @@ def _copy_table(
     """CREATE TABLE AS from an attached database, keeping column types and NOT NULL; row count."""
     target = f"{_quote(target_schema)}.{_quote(target_name or table)}"
     con.execute(f"CREATE TABLE {target} AS SELECT * FROM {_quote(database)}.{_quote(schema)}.{_quote(table)}")
+    # a view (the derived previous history) has no constraints: those of its history table
+    constraints_schema = PUBLISHED_SCHEMA if _is_view(con, database, schema, table) else schema
     not_null = con.execute(
         """SELECT column_name FROM duckdb_columns()
            WHERE database_name = ? AND schema_name = ? AND table_name = ? AND NOT is_nullable
            ORDER BY column_index""",
-        [database, schema, table],
+        [database, constraints_schema, table],
     ).fetchall()
     for (column,) in not_null:
         con.execute(f"ALTER TABLE {target} ALTER COLUMN {_quote(column)} SET NOT NULL")
     return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, database: str, schema: str, name: str) -> bool:
+    return con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
+        [database, schema, name],
+    ).fetchone()[0] > 0
 
 
 def _publication_row(publication: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.publish import PublishError, last_published_row_count, publish, rollback
@@ -140,3 +142,63 @@ def test_a_failed_rollback_leaves_the_warehouse_as_it_was(two_publications, monk
     assert digest(warehouse) == before
     assert leftovers(warehouse.parent) == []
     assert last_published_row_count(warehouse) == 60
+
+
+HISTORY_COLUMNS = "account_id VARCHAR NOT NULL, dimension VARCHAR NOT NULL, segment_value VARCHAR, valid_from DATE NOT NULL, valid_to DATE"
+
+
+def _with_history(work_db: Path, rows: list[tuple]) -> Path:
+    con = duckdb.connect(str(work_db))
+    try:
+        con.execute(f"CREATE TABLE main_marts.segment_history ({HISTORY_COLUMNS})")
+        con.executemany("INSERT INTO main_marts.segment_history VALUES (?, ?, ?, ?, ?)", rows)
+    finally:
+        con.close()
+    return work_db
+
+
+def _history(db: Path, relation: str) -> list[tuple]:
+    return query(db, f"SELECT * FROM {relation} ORDER BY ALL")
+
+
+@pytest.mark.parametrize("second_night", ["next-day", "rerun-of-the-same-day"])
+def test_the_replaced_history_is_restored_exactly(tmp_path, second_night):
+    """After a night that only adds to the history, the replaced history is derived from
+    the new one (a view, no second copy); after a rerun of the same day it is a copy.
+    Either way it reads, and a rollback restores, exactly the history it replaced."""
+    d1, d2 = date(2025, 3, 1), date(2025, 3, 2)
+    first_rows = [
+        ("A-1", "value_tier", "low", date(2025, 1, 1), date(2025, 2, 1)),
+        ("A-1", "value_tier", "high", date(2025, 2, 1), None),
+        ("A-2", "value_tier", "low", d1, None),
+        ("A-3", "value_tier", "high", date(2025, 1, 1), None),
+    ]
+    day = d2 if second_night == "next-day" else d1
+    second_rows = [  # A-2 moved on the second night, A-3 left, A-4 arrived
+        first_rows[0], first_rows[1],
+        ("A-2", "value_tier", "low", d1, day), ("A-2", "value_tier", "high", day, None),
+        ("A-3", "value_tier", "high", date(2025, 1, 1), day),
+        ("A-4", "value_tier", "low", day, None),
+    ]
+    if second_night != "next-day":  # a rerun of d1 rebuilds d1: A-2 opens at d1 with its new value
+        second_rows = [first_rows[0], first_rows[1], ("A-2", "value_tier", "high", d1, None),
+                       ("A-3", "value_tier", "high", date(2025, 1, 1), d1), ("A-4", "value_tier", "low", d1, None)]
+    tables = {**TABLES, "segment_history": "main_marts.segment_history"}
+    warehouse = tmp_path / "warehouse" / "segments.duckdb"
+    first = _with_history(make_work_db(tmp_path / "first.duckdb", 10, run_id="run-1"), first_rows)
+    publish(first, warehouse, tables, publication("run-1", as_of_date=d1))
+    second = _with_history(make_work_db(tmp_path / "second.duckdb", 10, run_id="run-2"), second_rows)
+    publish(second, warehouse, tables, publication("run-2", as_of_date=day))
+
+    views = query(warehouse, "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal")
+    assert views == ([("analytics_previous", "segment_history")] if second_night == "next-day" else [])
+    assert _history(warehouse, "analytics_previous.segment_history") == sorted(first_rows, key=str)
+    assert _history(warehouse, "analytics.segment_history") == sorted(second_rows, key=str)
+
+    rollback(warehouse, reason="test")
+    assert _history(warehouse, "analytics.segment_history") == sorted(first_rows, key=str)
+    assert column_types(warehouse, "analytics", "segment_history") == column_types(
+        first, "main_marts", "segment_history")
+    assert _history(warehouse, "analytics_previous.segment_history") == sorted(second_rows, key=str)
+    rollback(warehouse, reason="undo")
+    assert _history(warehouse, "analytics.segment_history") == sorted(second_rows, key=str)
