@@ -131,16 +131,16 @@ def _why_full(
         return "no earlier build"
     if fingerprint != project_fingerprint():
         return "the dbt project changed"
+    gone = consumed - current
+    if gone:
+        entity, path, *_ = sorted(gone)[0]
+        return f"{len(gone)} file(s) built from are no longer loaded unchanged, e.g. {entity} {path}"
     if last_as_of is None or as_of is None:
         return "the as-of date of tonight or of the last build is unknown"
     if as_of < last_as_of:
         return f"the as-of date moved back ({last_as_of.isoformat()} built, {as_of.isoformat()} tonight)"
     if not (_table_exists(conn, ACCOUNT_IDS_TABLE) and _table_exists(conn, FX_RATES_TABLE)):
         return "no snapshot of the last build's accounts and FX rates"
-    gone = consumed - current
-    if gone:
-        entity, path, *_ = sorted(gone)[0]
-        return f"{len(gone)} file(s) built from are no longer loaded unchanged, e.g. {entity} {path}"
     return None
 
 

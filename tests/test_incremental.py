@@ -33,7 +33,7 @@ def _write(landing: Path, day: date, body: str) -> Path:
 
 def _load_and_plan(conn, landing: Path, as_of: date) -> incremental.IncrementalPlan:
     load_entity(conn, INVOICES, discover(landing, as_of, INVOICES))
-    return incremental.plan_build(conn)
+    return incremental.plan_build(conn, as_of)
 
 
 def test_plan_is_full_until_a_build_completes_then_names_the_new_files(tmp_path):
@@ -59,6 +59,18 @@ def test_plan_is_full_until_a_build_completes_then_names_the_new_files(tmp_path)
         # a completed build leaves nothing to merge again
         assert conn.execute(f"select count(*) from {incremental.NEW_FILES_TABLE}").fetchone()[0] == 0
         assert _load_and_plan(conn, landing, AS_OF).new_files == {}
+        incremental.record_build(conn)
+
+        # the per-invoice models only move D forwards: an earlier as-of date, even
+        # without any file unloaded, or an unknown one, is a full build
+        moved_back = incremental.plan_build(conn, AS_OF - timedelta(days=1))
+        assert moved_back.full_refresh and "as-of date moved back" in moved_back.reason
+        incremental.record_build(conn)
+        assert "unknown" in incremental.plan_build(conn).reason  # no raw.run_context
+        incremental.record_build(conn)
+        assert incremental.plan_build(conn, AS_OF).full_refresh  # the last build's D is unknown
+        incremental.record_build(conn)
+        assert not incremental.plan_build(conn, AS_OF + timedelta(days=1)).full_refresh
         incremental.record_build(conn)
 
         # an earlier date unloads the newer file: the tables hold rows no longer loaded

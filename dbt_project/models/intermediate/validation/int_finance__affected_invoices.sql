@@ -29,7 +29,7 @@
 -- depends_on: {{ ref('stg_finance__payments') }}
 -- depends_on: {{ ref('int_crm__account_ids') }}
 -- depends_on: {{ ref('int_finance__fx_rates_validated') }}
-{%- if not compute %}
+{% if not compute %}
 select cast(null as varchar) as invoice_id, cast(null as varchar) as reason
 where false
 {%- else %}

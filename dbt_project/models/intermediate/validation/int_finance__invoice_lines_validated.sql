@@ -5,7 +5,7 @@
     invoice_id is part of the line key) and those without an invoice_id. -#}
 {{ invoice_state_config() }}
 -- depends_on: {{ ref('int_finance__affected_invoices') }}
-{%- set checks = [
+{% set checks = [
     ('invalid_value', 'lines.invalid_columns is not null', 'lines.invalid_columns'),
     ('unknown_invoice', 'invoice_ids.invoice_id is null', 'lines.invoice_id'),
     ('invoice_quarantined', 'invoice_ids.is_quarantined', 'lines.invoice_id'),

@@ -9,7 +9,7 @@
     after D. -#}
 {{ invoice_state_config() }}
 -- depends_on: {{ ref('int_finance__affected_invoices') }}
-{%- set checks = [
+{% set checks = [
     ('invalid_value', 'invoices.invalid_columns is not null', 'invoices.invalid_columns'),
     ('missing_mandatory_field', 'invoices.missing_columns is not null', 'invoices.missing_columns'),
     ('unknown_account', 'account_ids.account_id is null', 'invoices.account_id'),

@@ -8,7 +8,7 @@
     those without an invoice_id. -#}
 {{ invoice_state_config() }}
 -- depends_on: {{ ref('int_finance__affected_invoices') }}
-{%- set checks = [
+{% set checks = [
     ('invalid_value', 'payments.invalid_columns is not null', 'payments.invalid_columns'),
     ('unknown_invoice', 'invoice_ids.invoice_id is null', 'payments.invoice_id'),
     ('invoice_quarantined', 'invoice_ids.is_quarantined', 'payments.invoice_id'),
