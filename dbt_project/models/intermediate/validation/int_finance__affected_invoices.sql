@@ -30,8 +30,8 @@
 -- depends_on: {{ ref('int_crm__account_ids') }}
 -- depends_on: {{ ref('int_finance__fx_rates_validated') }}
 {% if not compute %}
-select cast(null as varchar) as invoice_id, cast(null as varchar) as reason
-where false
+select cast(null as {{ dbt.type_string() }}) as invoice_id, cast(null as {{ dbt.type_string() }}) as reason
+where 1 = 0
 {%- else %}
 {%- set invoices = source('finance', 'invoices') -%}
 {%- set lines = source('finance', 'invoice_lines') -%}
