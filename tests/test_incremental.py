@@ -259,6 +259,13 @@ def _accounts_closed_and_quarantined(landing: Path) -> str:
     return "account"
 
 
+def _positive(amount: str) -> bool:
+    try:
+        return float(amount) > 0
+    except ValueError:
+        return False
+
+
 def _dated_on_the_new_as_of_date(landing: Path) -> str:
     """Yesterday's files hold an invoice and payments dated today: excluded
     (dated_after_as_of) on night D - 1, they count on night D with no new file."""
@@ -266,8 +273,20 @@ def _dated_on_the_new_as_of_date(landing: Path) -> str:
     invoices = _all_rows(landing, "finance/invoices", yesterday)
     payments = _all_rows(landing, "finance/payments", yesterday)
     paid = {payment["invoice_id"] for payment in payments}
+    active = set.intersection(*(
+        {row[header.index("account_id")] for row in rows
+         if len(row) == len(header) and row[header.index("status")] == "active"}
+        for _, header, rows in (_csv_rows(landing / "crm" / "accounts" / f"{day.isoformat()}.csv")
+                                for day in (yesterday, AS_OF))
+    ))
+    copies: dict[str, int] = {}
+    for invoice in invoices:
+        copies[invoice["invoice_id"]] = copies.get(invoice["invoice_id"], 0) + 1
+    # a valid open invoice of an active account, never paid: tonight's payment settles it
     template = next(i for i in invoices if i["currency"] == "EUR" and i.get("status") == "open"
-                    and i.get("invoice_type", "invoice") in ("", "invoice") and i["invoice_id"] not in paid)
+                    and i.get("invoice_type") == "invoice" and i["invoice_id"] not in paid
+                    and i["account_id"] in active and copies[i["invoice_id"]] == 1
+                    and i["due_date"] >= i["invoice_date"] and _positive(i["total_amount"]))
     invoice_header = _csv_rows(next((landing / "finance" / "invoices").glob("*.csv")))[1]
     new_invoice = dict(template, invoice_id="INV-DATED-ON-D", invoice_date=AS_OF.isoformat(),
                        due_date=(AS_OF + timedelta(days=30)).isoformat(), total_amount="1000.00")
