@@ -12,15 +12,26 @@ State, in the working database:
   last built from;
 - `raw.incremental_build`: one row, the last build's project fingerprint, whether it
   completed (`built`) or was started and not finished (`building`), its mode
-  (`incremental` or `full`) and why;
+  (`incremental` or `full`) and why, its as-of date and the as-of date of the build
+  before it (`previous_as_of_date`: what the incremental per-invoice models were
+  built for);
 - `raw.incremental_new_files`: written before each build, the files loaded since the
-  last one (what the models read).
+  last one (what the models read);
+- `raw.incremental_account_ids`, `raw.incremental_fx_rates`: copies, taken after the
+  last successful build, of `intermediate.int_crm__account_ids` and of the usable FX
+  rates (not quarantined). The per-invoice models (invoices, lines, payments,
+  allocation: models/intermediate/validation/int_finance__affected_invoices.sql)
+  compare tonight's accounts and rates with them to find the invoices to recompute.
+
+Besides the files, a night is built in full when the as-of date is unknown or earlier
+than the last build's (the per-invoice models only know how to move D forwards).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 
 import duckdb
@@ -32,6 +43,12 @@ from pipeline.ingest.loader import LEDGER_TABLE, RAW_SCHEMA
 CONSUMED_TABLE = f"{RAW_SCHEMA}.incremental_consumed_files"
 BUILD_TABLE = f"{RAW_SCHEMA}.incremental_build"
 NEW_FILES_TABLE = f"{RAW_SCHEMA}.incremental_new_files"
+ACCOUNT_IDS_TABLE = f"{RAW_SCHEMA}.incremental_account_ids"
+FX_RATES_TABLE = f"{RAW_SCHEMA}.incremental_fx_rates"
+RUN_CONTEXT_TABLE = f"{RAW_SCHEMA}.run_context"
+# what the snapshots copy (dbt's intermediate layer of the working database)
+BUILT_ACCOUNT_IDS = "intermediate.int_crm__account_ids"
+BUILT_FX_RATES = "intermediate.int_finance__fx_rates_validated"
 
 
 @dataclass(frozen=True)
@@ -85,12 +102,29 @@ def _current_files(conn: duckdb.DuckDBPyConnection, entities: tuple[str, ...]) -
     return set(rows)
 
 
-def _why_full(conn: duckdb.DuckDBPyConnection, consumed: set[tuple], current: set[tuple]) -> str | None:
-    state = conn.execute(f"select fingerprint, status from {BUILD_TABLE}").fetchall() if _table_exists(
-        conn, BUILD_TABLE) else []
+def _last_build(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    if not _table_exists(conn, BUILD_TABLE):
+        return []
+    columns = {row[0] for row in conn.execute(f"describe {BUILD_TABLE}").fetchall()}
+    if "as_of_date" not in columns:  # written by an older pipeline
+        return [row + (None,) for row in conn.execute(f"select fingerprint, status from {BUILD_TABLE}").fetchall()]
+    return conn.execute(f"select fingerprint, status, as_of_date from {BUILD_TABLE}").fetchall()
+
+
+def _run_as_of(conn: duckdb.DuckDBPyConnection) -> date | None:
+    if not _table_exists(conn, RUN_CONTEXT_TABLE):
+        return None
+    rows = conn.execute(f"select as_of_date from {RUN_CONTEXT_TABLE}").fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def _why_full(
+    conn: duckdb.DuckDBPyConnection, consumed: set[tuple], current: set[tuple], as_of: date | None = None
+) -> str | None:
+    state = _last_build(conn)
     if len(state) != 1:
         return "no earlier build"
-    fingerprint, status = state[0]
+    fingerprint, status, last_as_of = state[0]
     if status != "built":
         return "the last build did not complete"
     if not _table_exists(conn, CONSUMED_TABLE):
@@ -101,11 +135,22 @@ def _why_full(conn: duckdb.DuckDBPyConnection, consumed: set[tuple], current: se
     if gone:
         entity, path, *_ = sorted(gone)[0]
         return f"{len(gone)} file(s) built from are no longer loaded unchanged, e.g. {entity} {path}"
+    if last_as_of is None or as_of is None:
+        return "the as-of date of tonight or of the last build is unknown"
+    if as_of < last_as_of:
+        return f"the as-of date moved back ({last_as_of.isoformat()} built, {as_of.isoformat()} tonight)"
+    if not (_table_exists(conn, ACCOUNT_IDS_TABLE) and _table_exists(conn, FX_RATES_TABLE)):
+        return "no snapshot of the last build's accounts and FX rates"
     return None
 
 
-def plan_build(conn: duckdb.DuckDBPyConnection) -> IncrementalPlan:
-    """Decide, write `raw.incremental_new_files`, and mark the build as started."""
+def plan_build(conn: duckdb.DuckDBPyConnection, as_of: date | None = None) -> IncrementalPlan:
+    """Decide, write `raw.incremental_new_files`, and mark the build as started.
+
+    `as_of`: tonight's as-of date; by default the one in `raw.run_context`."""
+    as_of = as_of if as_of is not None else _run_as_of(conn)
+    previous = _last_build(conn)
+    previous_as_of = previous[0][2] if len(previous) == 1 and previous[0][1] == "built" else None
     entities = delta_entities()
     current = _current_files(conn, entities)
     consumed = (
@@ -113,7 +158,7 @@ def plan_build(conn: duckdb.DuckDBPyConnection) -> IncrementalPlan:
         if _table_exists(conn, CONSUMED_TABLE)
         else set()
     )
-    reason = _why_full(conn, consumed, current)
+    reason = _why_full(conn, consumed, current, as_of)
     new = sorted(current - consumed) if reason is None else []
 
     conn.execute(f"create schema if not exists {RAW_SCHEMA}")
@@ -130,11 +175,13 @@ def plan_build(conn: duckdb.DuckDBPyConnection) -> IncrementalPlan:
         counts[entity] = counts.get(entity, 0) + 1
     plan = IncrementalPlan(full_refresh=reason is not None, reason=reason or "", new_files=counts)
     conn.execute(
-        f"create or replace table {BUILD_TABLE} (fingerprint varchar, status varchar, mode varchar, reason varchar)"
+        f"create or replace table {BUILD_TABLE} (fingerprint varchar, status varchar, mode varchar, reason varchar, "
+        "as_of_date date, previous_as_of_date date)"
     )
     conn.execute(
-        f"insert into {BUILD_TABLE} values (?, 'building', ?, ?)",
-        [project_fingerprint(), "full" if plan.full_refresh else "incremental", plan.describe()],
+        f"insert into {BUILD_TABLE} values (?, 'building', ?, ?, ?, ?)",
+        [project_fingerprint(), "full" if plan.full_refresh else "incremental", plan.describe(), as_of,
+         None if plan.full_refresh else previous_as_of],
     )
     return plan
 
@@ -152,6 +199,21 @@ def record_build(conn: duckdb.DuckDBPyConnection) -> None:
             "where entity in (select unnest(?::varchar[]))",
             [list(entities)],
         )
+    # what the per-invoice models were built against (int_finance__affected_invoices)
+    if _table_exists(conn, BUILT_ACCOUNT_IDS):
+        conn.execute(f"create or replace table {ACCOUNT_IDS_TABLE} as select * from {BUILT_ACCOUNT_IDS}")
+    else:
+        conn.execute(
+            f"create or replace table {ACCOUNT_IDS_TABLE} (account_id varchar, is_quarantined boolean, "
+            "is_excluded boolean, exclusion_reason varchar)"
+        )
+    if _table_exists(conn, BUILT_FX_RATES):
+        conn.execute(
+            f"create or replace table {FX_RATES_TABLE} as select currency, rate_date, rate_to_base "
+            f"from {BUILT_FX_RATES} where quarantine_reason is null"
+        )
+    else:
+        conn.execute(f"create or replace table {FX_RATES_TABLE} (currency varchar, rate_date date, rate_to_base double)")
     conn.execute(f"update {BUILD_TABLE} set status = 'built', fingerprint = ?", [project_fingerprint()])
     # merged: a dbt run outside the pipeline must not merge these files a second time
     conn.execute(f"delete from {NEW_FILES_TABLE}")

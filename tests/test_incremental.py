@@ -33,7 +33,7 @@ def _write(landing: Path, day: date, body: str) -> Path:
 
 def _load_and_plan(conn, landing: Path, as_of: date) -> incremental.IncrementalPlan:
     load_entity(conn, INVOICES, discover(landing, as_of, INVOICES))
-    return incremental.plan_build(conn)
+    return incremental.plan_build(conn, as_of)
 
 
 def test_plan_is_full_until_a_build_completes_then_names_the_new_files(tmp_path):
@@ -59,6 +59,18 @@ def test_plan_is_full_until_a_build_completes_then_names_the_new_files(tmp_path)
         # a completed build leaves nothing to merge again
         assert conn.execute(f"select count(*) from {incremental.NEW_FILES_TABLE}").fetchone()[0] == 0
         assert _load_and_plan(conn, landing, AS_OF).new_files == {}
+        incremental.record_build(conn)
+
+        # the per-invoice models only move D forwards: an earlier as-of date, even
+        # without any file unloaded, or an unknown one, is a full build
+        moved_back = incremental.plan_build(conn, AS_OF - timedelta(days=1))
+        assert moved_back.full_refresh and "as-of date moved back" in moved_back.reason
+        incremental.record_build(conn)
+        assert "unknown" in incremental.plan_build(conn).reason  # no raw.run_context
+        incremental.record_build(conn)
+        assert incremental.plan_build(conn, AS_OF).full_refresh  # the last build's D is unknown
+        incremental.record_build(conn)
+        assert not incremental.plan_build(conn, AS_OF + timedelta(days=1)).full_refresh
         incremental.record_build(conn)
 
         # an earlier date unloads the newer file: the tables hold rows no longer loaded
@@ -166,3 +178,203 @@ def test_incremental_night_publishes_what_a_full_build_publishes(tmp_path, redel
     assert _published(nightly, "segmented_accounts") == _published(fresh, "segmented_accounts")
     assert _quarantine(nightly) == _quarantine(fresh)
     assert any(row[2] == "missing_mandatory_field" and row[1] == "invoices" for row in _quarantine(nightly))
+
+
+# ---------------------------------------------------------------- per-invoice models
+# What can change an invoice's validated and allocated rows from one night to the next
+# without any new file naming it (int_finance__affected_invoices): each case changes
+# the landing zone so that night D differs from night D - 1 in one such way, builds D
+# incrementally after D - 1, and compares every published table with a fresh full
+# build of D.
+
+def _csv_rows(path: Path) -> tuple[str, list[str], list[list[str]]]:
+    text = path.read_text(encoding="utf-8")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line]
+    return bom, lines[0].split(","), [line.split(",") for line in lines[1:]]
+
+
+def _write_rows(path: Path, bom: str, header: list[str], rows: list[list[str]]) -> None:
+    path.write_text(bom + "\n".join(",".join(row) for row in [header, *rows]) + "\n", encoding="utf-8")
+
+
+def _append_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(",".join(header) + "\n", encoding="utf-8")
+    _, file_header, _ = _csv_rows(path)
+    with path.open("a", encoding="utf-8") as out:
+        for row in rows:
+            out.write(",".join(row.get(column, "") for column in file_header) + "\n")
+
+
+def _all_rows(landing: Path, folder: str, up_to: date) -> list[dict[str, str]]:
+    rows = []
+    for path in sorted((landing / folder).glob("*.csv")):
+        if date.fromisoformat(path.stem) <= up_to:
+            _, header, body = _csv_rows(path)
+            rows += [dict(zip(header, row)) for row in body if len(row) == len(header)]
+    return rows
+
+
+def _payment_moved_to_another_invoice(landing: Path) -> str:
+    """A payment re-sent under its payment_id against another invoice of its account:
+    its old invoice (left without any payment) and its new one change."""
+    yesterday = AS_OF - timedelta(days=1)
+    payments = _all_rows(landing, "finance/payments", yesterday)
+    invoices = _all_rows(landing, "finance/invoices", yesterday)
+    per_invoice: dict[str, int] = {}
+    for payment in payments:
+        per_invoice[payment["invoice_id"]] = per_invoice.get(payment["invoice_id"], 0) + 1
+    by_id = {invoice["invoice_id"]: invoice for invoice in invoices}
+    for payment in payments:
+        old = by_id.get(payment["invoice_id"])
+        if old is None or per_invoice[payment["invoice_id"]] != 1 or old["currency"] != "EUR":
+            continue
+        others = [i for i in invoices if i["account_id"] == old["account_id"] and i["currency"] == "EUR"
+                  and i["invoice_id"] != old["invoice_id"] and i.get("invoice_type", "invoice") in ("", "invoice")]
+        if others:
+            moved = dict(payment, invoice_id=others[0]["invoice_id"])
+            header, = {tuple(_csv_rows(p)[1]) for p in (landing / "finance" / "payments").glob("*.csv")}
+            _append_rows(landing / "finance" / "payments" / f"{AS_OF.isoformat()}.csv", list(header), [moved])
+            return "staging"
+    raise AssertionError("no payment to move in the demo data")
+
+
+def _accounts_closed_and_quarantined(landing: Path) -> str:
+    """Tonight's accounts snapshot closes one account with invoices and quarantines
+    another (unknown country): their invoices, lines and payments change."""
+    invoices = _all_rows(landing, "finance/invoices", AS_OF - timedelta(days=1))
+    counts: dict[str, int] = {}
+    for invoice in invoices:
+        counts[invoice["account_id"]] = counts.get(invoice["account_id"], 0) + 1
+    snapshot = landing / "crm" / "accounts" / f"{AS_OF.isoformat()}.csv"
+    bom, header, rows = _csv_rows(snapshot)
+    active = [row for row in rows if len(row) == len(header) and row[header.index("status")] == "active"]
+    busiest = sorted(active, key=lambda row: -counts.get(row[header.index("account_id")], 0))[:2]
+    assert counts.get(busiest[1][header.index("account_id")], 0) > 0
+    busiest[0][header.index("status")] = "closed"
+    busiest[1][header.index("country_code")] = "QQ"
+    _write_rows(snapshot, bom, header, rows)
+    return "account"
+
+
+def _positive(amount: str) -> bool:
+    try:
+        return float(amount) > 0
+    except ValueError:
+        return False
+
+
+def _dated_on_the_new_as_of_date(landing: Path) -> str:
+    """Yesterday's files hold an invoice and payments dated today: excluded
+    (dated_after_as_of) on night D - 1, they count on night D with no new file."""
+    yesterday = AS_OF - timedelta(days=1)
+    invoices = _all_rows(landing, "finance/invoices", yesterday)
+    payments = _all_rows(landing, "finance/payments", yesterday)
+    paid = {payment["invoice_id"] for payment in payments}
+    active = set.intersection(*(
+        {row[header.index("account_id")] for row in rows
+         if len(row) == len(header) and row[header.index("status")] == "active"}
+        for _, header, rows in (_csv_rows(landing / "crm" / "accounts" / f"{day.isoformat()}.csv")
+                                for day in (yesterday, AS_OF))
+    ))
+    copies: dict[str, int] = {}
+    for invoice in invoices:
+        copies[invoice["invoice_id"]] = copies.get(invoice["invoice_id"], 0) + 1
+    # a valid open invoice of an active account, never paid: tonight's payment settles it
+    template = next(i for i in invoices if i["currency"] == "EUR" and i.get("status") == "open"
+                    and i.get("invoice_type") == "invoice" and i["invoice_id"] not in paid
+                    and i["account_id"] in active and copies[i["invoice_id"]] == 1
+                    and i["due_date"] >= i["invoice_date"] and _positive(i["total_amount"]))
+    invoice_header = _csv_rows(next((landing / "finance" / "invoices").glob("*.csv")))[1]
+    new_invoice = dict(template, invoice_id="INV-DATED-ON-D", invoice_date=AS_OF.isoformat(),
+                       due_date=(AS_OF + timedelta(days=30)).isoformat(), total_amount="1000.00")
+    _append_rows(landing / "finance" / "invoices" / f"{yesterday.isoformat()}.csv", invoice_header, [new_invoice])
+    payment_header = _csv_rows(next((landing / "finance" / "payments").glob("*.csv")))[1]
+    _append_rows(landing / "finance" / "payments" / f"{yesterday.isoformat()}.csv", payment_header, [
+        {"payment_id": "PAY-ON-D-1", "invoice_id": template["invoice_id"], "account_id": template["account_id"],
+         "payment_date": AS_OF.isoformat(), "amount": template["total_amount"], "currency": "EUR"},
+        {"payment_id": "PAY-ON-D-2", "invoice_id": "INV-DATED-ON-D", "account_id": template["account_id"],
+         "payment_date": AS_OF.isoformat(), "amount": "400.00", "currency": "EUR"},
+    ])
+    return "as_of"
+
+
+def _fx_snapshot_changed(landing: Path) -> str:
+    """Tonight's FX snapshot revises every USD rate and drops GBP's oldest rates:
+    rate_to_base of USD invoices and missing_fx_rate of old GBP invoices change."""
+    snapshot = landing / "finance" / "fx_rates" / f"{AS_OF.isoformat()}.csv"
+    bom, header, rows = _csv_rows(snapshot)
+    currency, rate_date, rate = (header.index(c) for c in ("currency", "rate_date", "rate_to_base"))
+    gbp_dates = sorted(row[rate_date] for row in rows if row[currency] == "GBP")
+    kept = []
+    for row in rows:
+        if row[currency] == "USD":
+            row[rate] = f"{float(row[rate]) * 1.25:.6f}"
+        if row[currency] == "GBP" and row[rate_date] < gbp_dates[len(gbp_dates) // 2]:
+            continue
+        kept.append(row)
+    _write_rows(snapshot, bom, header, kept)
+    return "fx"
+
+
+# the published tables of one night (the history tables also hold the night before)
+NIGHT_TABLES = ["analytics." + table for table in (
+    "segmented_accounts", "quarantine", "collections_worklist", "account_product_lines", "owner_portfolios")]
+# the per-invoice models themselves, in the working database
+PER_INVOICE_MODELS = ["intermediate." + model for model in (
+    "int_finance__invoices_validated", "int_finance__invoice_ids", "int_finance__invoice_lines_validated",
+    "int_finance__payments_validated", "int_credit__invoice_settlement", "int_credit__invoice_allocation")]
+
+
+def _tables(database: Path, tables: list[str]) -> dict[str, list[tuple]]:
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        return {
+            table: conn.execute(f"select * exclude (run_id) from {table} order by all").fetchall()
+            if "run_id" in {row[0] for row in conn.execute(f"describe {table}").fetchall()}
+            else conn.execute(f"select * from {table} order by all").fetchall()
+            for table in tables
+        }
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("change", [
+    _payment_moved_to_another_invoice,
+    _accounts_closed_and_quarantined,
+    _dated_on_the_new_as_of_date,
+    _fx_snapshot_changed,
+], ids=["payment-moved", "account-closed-or-quarantined", "dated-on-new-as-of", "fx-snapshot-changed"])
+def test_incremental_night_recomputes_the_affected_invoices(tmp_path, change):
+    landing = tmp_path / "landing"
+    generate_demo_data(landing, accounts=60, seed=7, as_of=AS_OF)
+    reason = change(landing)
+
+    nightly = tmp_path / "nightly" / "segments.duckdb"
+    paths = RunPaths.resolve(landing, nightly)
+    assert run_nightly_job(paths, AS_OF - timedelta(days=1)).published
+    assert run_nightly_job(paths, AS_OF).published
+    conn = duckdb.connect(str(paths.work_db), read_only=True)
+    try:
+        assert conn.execute(f"select status, mode from {incremental.BUILD_TABLE}").fetchall() == [
+            ("built", "incremental")]
+        affected = dict(conn.execute(
+            "select reason, count(*) from intermediate.int_finance__affected_invoices group by reason").fetchall())
+        invoices = conn.execute("select count(*) from intermediate.int_finance__invoices_validated").fetchone()[0]
+    finally:
+        conn.close()
+    # the night recomputed the invoices of the change, not all of them
+    assert affected.get(reason, 0) > 0, affected
+    assert sum(affected.values()) < invoices
+
+    fresh = tmp_path / "fresh" / "segments.duckdb"
+    fresh_paths = RunPaths.resolve(landing, fresh)
+    assert run_nightly_job(fresh_paths, AS_OF).published
+    for incremental_night, full_build in (
+        (_tables(nightly, NIGHT_TABLES), _tables(fresh, NIGHT_TABLES)),
+        (_tables(paths.work_db, PER_INVOICE_MODELS), _tables(fresh_paths.work_db, PER_INVOICE_MODELS)),
+    ):
+        for table in full_build:
+            assert incremental_night[table] == full_build[table], table

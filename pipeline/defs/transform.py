@@ -55,7 +55,7 @@ def segmentation_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
         return
     write_run_context(paths.work_db, config.run_context_row(run_settings.as_of_date(), context.run.run_id))
     with connect_work_db(paths.work_db) as conn:
-        plan = incremental.plan_build(conn)
+        plan = incremental.plan_build(conn, run_settings.as_of_date())
     context.log.info(f"dbt: {plan.describe()}")
     # The profile reads the working database path from the environment (no path in the repo).
     os.environ["SEGMENTATION_WORK_DB"] = str(paths.work_db)

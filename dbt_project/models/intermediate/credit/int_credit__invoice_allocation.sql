@@ -2,67 +2,15 @@
     on or before D, not quarantined, of an active account) with its paid date or its
     open amount at D. Credit notes are never open items and settle nothing.
 
-    An invoice is paid on the first date on which the cumulative payments dated on or
-    before D reach total_amount x (1 - early_payment_discount_pct / 100) -
-    credit.payment_tolerance; otherwise it is open with outstanding total_amount -
-    payments, converted at D. Payments in another currency than the invoice's are
-    quarantined upstream (payment_currency_mismatch) and never reach this model.
-    Amounts are compared as exact decimals. -#}
-with invoices as (
-    select
-        invoice_id,
-        account_id,
-        invoice_date,
-        due_date,
-        currency,
-        {{ credit_money('total_amount') }} as total_amount,
-        early_payment_discount_pct,
-        dispute_opened_at,
-        dispute_resolved_at,
-        -- what settles the invoice: the total less the early-payment discount, less the tolerance
-        {{ credit_money('total_amount') }}
-            * (1 - 0.01 * {{ credit_money('early_payment_discount_pct') }})
-            - {{ cfg_number('credit.payment_tolerance') }} as settlement_amount
-    from {{ ref('int_finance__invoices_validated') }}
-    where quarantine_reason is null
-      and exclusion_reason is null
-      and invoice_type = 'invoice'
-),
+    The settlement (payments dated on or before D, paid date, open or not) is the
+    per-invoice incremental table int_credit__invoice_settlement; this view adds
+    what depends on D itself, in one scan every night: the outstanding amount
+    total_amount - payments converted at D, overdue, days past due, evaluated for
+    lateness, days late, disputes at D. -#}
+{{ config(materialized='view') }}
 
-payments_per_date as (
-    -- valid payments only: quarantined ones (wrong currency, ...) and those dated after D are out
-    select
-        invoice_id,
-        payment_date,
-        sum({{ credit_money('amount') }}) as amount
-    from {{ ref('int_finance__payments_validated') }}
-    where quarantine_reason is null
-      and exclusion_reason is null
-    group by invoice_id, payment_date
-),
-
-cumulative as (
-    select
-        payments_per_date.invoice_id,
-        payments_per_date.payment_date,
-        sum(payments_per_date.amount) over (
-            partition by payments_per_date.invoice_id
-            order by payments_per_date.payment_date
-            rows between unbounded preceding and current row
-        ) as cumulative_amount
-    from payments_per_date
-),
-
-settled as (
-    select
-        invoices.invoice_id,
-        max(cumulative.cumulative_amount) as paid_amount,
-        min(case when cumulative.cumulative_amount >= invoices.settlement_amount
-                 then cumulative.payment_date end) as paid_date
-    from invoices
-    inner join cumulative
-        on invoices.invoice_id = cumulative.invoice_id
-    group by invoices.invoice_id
+with settlement as (
+    select * from {{ ref('int_credit__invoice_settlement') }}
 ),
 
 rates_at_as_of as (
@@ -72,17 +20,12 @@ rates_at_as_of as (
 
 allocated as (
     select
-        invoices.*,
-        coalesce(settled.paid_amount, 0) as paid_amount,
-        settled.paid_date,
-        settled.paid_date is null as is_open,
+        settlement.*,
         rates_at_as_of.rate_to_base as rate_at_as_of,
-        {{ credit_days_before_as_of('invoices.due_date') }} as days_past_due
-    from invoices
-    left join settled
-        on invoices.invoice_id = settled.invoice_id
+        {{ credit_days_before_as_of('settlement.due_date') }} as days_past_due
+    from settlement
     left join rates_at_as_of
-        on invoices.currency = rates_at_as_of.currency
+        on settlement.currency = rates_at_as_of.currency
 )
 
 select

@@ -1,7 +1,15 @@
 {#- Every invoice of the merged delta state with its quarantine reason or exclusion,
     and the FX rate of its invoice date (newest valid rate on or before it; the base
-    currency's rate is 1). -#}
-{%- set checks = [
+    currency's rate is 1).
+
+    Incremental per invoice (macros/incremental.sql): on an incremental night only
+    the rows of int_finance__affected_invoices (and those without an invoice_id)
+    are recomputed: an invoice's row depends only on its staging row, its account's
+    int_crm__account_ids row, its currency's usable rates and whether it is dated
+    after D. -#}
+{{ invoice_state_config() }}
+-- depends_on: {{ ref('int_finance__affected_invoices') }}
+{% set checks = [
     ('invalid_value', 'invoices.invalid_columns is not null', 'invoices.invalid_columns'),
     ('missing_mandatory_field', 'invoices.missing_columns is not null', 'invoices.missing_columns'),
     ('unknown_account', 'account_ids.account_id is null', 'invoices.account_id'),
@@ -14,6 +22,7 @@
 
 with invoices as (
     select * from {{ ref('stg_finance__invoices') }}
+    where {{ affected_invoices_only('invoice_id') }}
 ),
 
 account_ids as (

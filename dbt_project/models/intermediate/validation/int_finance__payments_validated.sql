@@ -1,6 +1,14 @@
 {#- Payments with their quarantine reason or exclusion. A payment belongs to its
-    invoice's account and must be in its invoice's currency. -#}
-{%- set checks = [
+    invoice's account and must be in its invoice's currency.
+
+    Incremental per invoice (macros/incremental.sql): a payment's row depends only
+    on its staging row, its invoice's int_finance__invoice_ids row and whether it is
+    dated after D. An incremental night recomputes the payments of the affected
+    invoices, which include the invoice a re-sent payment pointed at before, and
+    those without an invoice_id. -#}
+{{ invoice_state_config() }}
+-- depends_on: {{ ref('int_finance__affected_invoices') }}
+{% set checks = [
     ('invalid_value', 'payments.invalid_columns is not null', 'payments.invalid_columns'),
     ('unknown_invoice', 'invoice_ids.invoice_id is null', 'payments.invoice_id'),
     ('invoice_quarantined', 'invoice_ids.is_quarantined', 'payments.invoice_id'),
@@ -12,6 +20,7 @@
 
 with payments as (
     select * from {{ ref('stg_finance__payments') }}
+    where {{ affected_invoices_only('invoice_id') }}
 ),
 
 invoice_ids as (
