@@ -539,8 +539,8 @@ def _build(
                 # The publication being replaced stays restorable (`segmentation rollback`).
                 con.execute(f"CREATE SCHEMA {PREVIOUS_SCHEMA}")
                 for name in _tables_of(con, "__previous", PUBLISHED_SCHEMA):
-                    if name == HISTORY_TABLE and _history_follows(con, publication["as_of_date"]):
-                        _previous_history_view(con, publication["as_of_date"])
+                    if name == HISTORY_TABLE and _history_follows(con, row["as_of_date"]):
+                        _previous_history_view(con, row["as_of_date"])
                     else:
                         _copy_table(con, "__previous", PUBLISHED_SCHEMA, name, PREVIOUS_SCHEMA)
             con.execute("DETACH __previous")
@@ -567,7 +567,7 @@ def _tables_of(con: duckdb.DuckDBPyConnection, database: str, schema: str) -> li
     ]
 
 
-def _history_follows(con: duckdb.DuckDBPyConnection, as_of: date | str) -> bool:
+def _history_follows(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
     """Whether the new history only adds this night to the one it replaces: every date of
     the replaced history is before D and both have the same columns and, once derived,
     the same rows count. Then the replaced history is the new one without the rows opened
@@ -586,19 +586,19 @@ def _history_follows(con: duckdb.DuckDBPyConnection, as_of: date | str) -> bool:
         f"SELECT count(*), max(greatest(valid_from, coalesce(valid_to, valid_from))) "
         f"FROM __previous.{PUBLISHED_SCHEMA}.{HISTORY_TABLE}"
     ).fetchone()
-    if latest is not None and latest >= _as_date(as_of):
+    if latest is not None and latest >= as_of:
         return False
     derived_rows = con.execute(
-        f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{HISTORY_TABLE} WHERE valid_from < ?", [_as_date(as_of)]
+        f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{HISTORY_TABLE} WHERE valid_from < ?", [as_of]
     ).fetchone()[0]
     return derived_rows == previous_rows
 
 
-def _previous_history_view(con: duckdb.DuckDBPyConnection, as_of: date | str) -> None:
+def _previous_history_view(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     """analytics_previous.segment_history as a view of analytics.segment_history: the
     history before this night, without a second copy of tens of millions of rows (the
     view lives in the same file; a rollback materialises it)."""
-    day = _as_date(as_of).isoformat()
+    day = as_of.isoformat()
     con.execute(
         f"""CREATE VIEW {PREVIOUS_SCHEMA}.{HISTORY_TABLE} AS
             SELECT * REPLACE (CASE WHEN valid_to = DATE '{day}' THEN NULL ELSE valid_to END AS valid_to)
@@ -609,10 +609,6 @@ def _previous_history_view(con: duckdb.DuckDBPyConnection, as_of: date | str) ->
 
 def _current_database(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT current_database()").fetchone()[0]
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _copy_table(
