@@ -614,20 +614,42 @@ def _current_database(con: duckdb.DuckDBPyConnection) -> str:
 def _copy_table(
     con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str, target_schema: str, target_name: str | None = None
 ) -> int:
-    """CREATE TABLE AS from an attached database, keeping column types and NOT NULL; row count."""
+    """Copy a table (or view) of an attached database, declared like the source: the
+    same column types, NOT NULL columns and, where the source stores a column with
+    zstd, that compression (DuckDB's default picks another, several times slower to
+    write and larger for long text such as segment_reasons). Returns the row count."""
     target = f"{_quote(target_schema)}.{_quote(target_name or table)}"
-    con.execute(f"CREATE TABLE {target} AS SELECT * FROM {_quote(database)}.{_quote(schema)}.{_quote(table)}")
-    # a view (the derived previous history) has no constraints: those of its history table
-    constraints_schema = PUBLISHED_SCHEMA if _is_view(con, database, schema, table) else schema
-    not_null = con.execute(
-        """SELECT column_name FROM duckdb_columns()
-           WHERE database_name = ? AND schema_name = ? AND table_name = ? AND NOT is_nullable
-           ORDER BY column_index""",
-        [database, constraints_schema, table],
+    # a view (the derived previous history) has no constraints or storage: those of its history table
+    declared_schema = PUBLISHED_SCHEMA if _is_view(con, database, schema, table) else schema
+    nullable = dict(
+        con.execute(
+            "SELECT column_name, is_nullable FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [database, declared_schema, table],
+        ).fetchall()
+    )
+    zstd = {
+        column
+        for (column,) in con.execute(
+            f"""SELECT column_name FROM pragma_storage_info({_sql_string(f'{database}.{declared_schema}.{table}')})
+                WHERE segment_type <> 'VALIDITY'
+                GROUP BY column_name HAVING bool_and(compression = 'ZSTD')"""
+        ).fetchall()
+    }
+    columns = con.execute(
+        """SELECT column_name, data_type FROM duckdb_columns()
+           WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index""",
+        [database, schema, table],
     ).fetchall()
-    for (column,) in not_null:
-        con.execute(f"ALTER TABLE {target} ALTER COLUMN {_quote(column)} SET NOT NULL")
-    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    definitions = ", ".join(
+        f"{_quote(column)} {data_type}"
+        + (" USING COMPRESSION zstd" if column in zstd else "")
+        + ("" if nullable.get(column, True) else " NOT NULL")
+        for column, data_type in columns
+    )
+    con.execute(f"CREATE TABLE {target} ({definitions})")
+    return con.execute(
+        f"INSERT INTO {target} SELECT * FROM {_quote(database)}.{_quote(schema)}.{_quote(table)}"
+    ).fetchone()[0]
 
 
 def _is_view(con: duckdb.DuckDBPyConnection, database: str, schema: str, name: str) -> bool:

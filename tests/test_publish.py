@@ -233,6 +233,45 @@ def test_publish_copies_tables_with_identical_types(tmp_path, warehouse):
     assert not Path(f"{work}.wal").exists()
 
 
+def compressions(db: Path, table: str) -> dict[str, set[str]]:
+    """The compression of each column's data segments, as stored."""
+    return {
+        column: set(methods)
+        for column, methods in query(
+            db,
+            f"""SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('{table}')
+                WHERE segment_type <> 'VALIDITY' GROUP BY column_name""",
+        )
+    }
+
+
+def test_publish_keeps_a_zstd_column_zstd(tmp_path, warehouse):
+    # segmented_accounts is written with zstd (dbt_project/macros/storage.sql): its
+    # copy in the warehouse, and the previous publication's copy, must not fall back
+    # to DuckDB's default, several times slower to write for long text
+    work = make_work_db(tmp_path / "work" / "work.duckdb", 5000)
+    con = duckdb.connect(str(work))
+    con.execute("SET force_compression = 'zstd'")
+    con.execute(f"CREATE TABLE main_marts.zstd_accounts ({ACCOUNT_COLUMNS})")
+    con.execute("INSERT INTO main_marts.zstd_accounts SELECT * FROM main_marts.segmented_accounts")
+    con.execute("CHECKPOINT")
+    con.close()
+    assert compressions(work, "main_marts.zstd_accounts")["segment_reasons"] == {"ZSTD"}
+    tables = {"segmented_accounts": "main_marts.zstd_accounts", "quarantine": "main_marts.quarantine"}
+
+    publish(work, warehouse, tables, publication())
+    record_audit(work, "run-2", True, [])
+    publish(work, warehouse, tables, publication("run-2"))
+
+    for table in ("analytics.segmented_accounts", "analytics_previous.segmented_accounts"):
+        stored = compressions(warehouse, table)
+        assert stored["segment_reasons"] == {"ZSTD"}, table
+        assert stored["account_id"] == {"ZSTD"}, table
+        assert "ZSTD" not in stored["revenue_12m"], table
+    assert compressions(warehouse, "analytics.quarantine")["reason_code"] != {"ZSTD"}
+    assert column_types(warehouse, "analytics", "segmented_accounts") == column_types(work, "main_marts", "segmented_accounts")
+
+
 def test_publications_row_appended_and_carried_over(tmp_path, warehouse):
     assert last_published_row_count(warehouse) is None
 

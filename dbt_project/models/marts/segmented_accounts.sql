@@ -5,6 +5,7 @@
     Each family model (intermediate/segments/int_segments__<family>) gives, per
     account, its dimensions with a `<dimension>_reason` each. Overrides are applied
     here, after every dimension is computed, and feed no other rule. -#}
+{{ long_text_storage_config() }}
 {%- set families = [
     'int_segments__profile', 'int_segments__lifecycle', 'int_segments__commercial',
     'int_segments__credit', 'int_segments__fit',
