@@ -621,12 +621,16 @@ def _copy_table(
     target = f"{_quote(target_schema)}.{_quote(target_name or table)}"
     # a view (the derived previous history) has no constraints or storage: those of its history table
     declared_schema = PUBLISHED_SCHEMA if _is_view(con, database, schema, table) else schema
-    nullable = dict(
-        con.execute(
-            "SELECT column_name, is_nullable FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-            [database, declared_schema, table],
-        ).fetchall()
-    )
+    columns = con.execute(
+        """SELECT source.column_name, source.data_type, coalesce(declared.is_nullable, true)
+           FROM duckdb_columns() AS source
+           LEFT JOIN duckdb_columns() AS declared
+               ON declared.database_name = source.database_name AND declared.schema_name = $declared
+               AND declared.table_name = source.table_name AND declared.column_name = source.column_name
+           WHERE source.database_name = $db AND source.schema_name = $schema AND source.table_name = $table
+           ORDER BY source.column_index""",
+        {"db": database, "schema": schema, "declared": declared_schema, "table": table},
+    ).fetchall()
     zstd = {
         column
         for (column,) in con.execute(
@@ -635,16 +639,11 @@ def _copy_table(
                 GROUP BY column_name HAVING bool_and(compression = 'ZSTD')"""
         ).fetchall()
     }
-    columns = con.execute(
-        """SELECT column_name, data_type FROM duckdb_columns()
-           WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index""",
-        [database, schema, table],
-    ).fetchall()
     definitions = ", ".join(
         f"{_quote(column)} {data_type}"
         + (" USING COMPRESSION zstd" if column in zstd else "")
-        + ("" if nullable.get(column, True) else " NOT NULL")
-        for column, data_type in columns
+        + ("" if nullable else " NOT NULL")
+        for column, data_type, nullable in columns
     )
     con.execute(f"CREATE TABLE {target} ({definitions})")
     return con.execute(
